@@ -1,0 +1,65 @@
+"""Make MMEngine's own checkpoints loadable under ``torch.load(weights_only=True)``.
+
+Since torch 2.6 ``torch.load`` defaults to ``weights_only=True``: only tensors,
+containers and allow-listed classes may be unpickled. A checkpoint saved by
+MMEngine's ``CheckpointHook`` also holds
+
+* numpy arrays and scalars (``meta.dataset_meta`` of MMPose: sigmas,
+  flip indices, colours; logged values in the message hub),
+* ``mmengine.logging.HistoryBuffer`` objects (``message_hub.log_scalars``),
+
+so ``runner.resume`` and MMPose's ``tools/test.py`` fail with
+``UnpicklingError: ... numpy.core.multiarray._reconstruct``. Instead of turning
+weights-only loading off (which would let any pickle run code), we add exactly
+these classes to torch's safe globals. Arbitrary objects stay refused.
+"""
+from typing import Any, List
+
+import numpy as np
+import torch
+
+_done = False
+
+
+def mmengine_checkpoint_globals() -> List[Any]:
+    """The classes/functions an MMEngine checkpoint of an MMPose run pickles.
+
+    Returns:
+        list: objects to pass to ``torch.serialization.add_safe_globals``.
+    """
+    from mmengine.logging import HistoryBuffer
+
+    allowed: List[Any] = [
+        np.core.multiarray._reconstruct,  # ndarray pickles through this
+        np.core.multiarray.scalar,  # numpy scalars (np.float64(...))
+        np.ndarray,
+        np.dtype,
+        HistoryBuffer,
+    ]
+    # numpy >= 1.25 pickles dtypes as instances of per-type classes
+    # (numpy.dtypes.Float64DType, ...): allow each concrete dtype class.
+    dtypes_mod = getattr(np, 'dtypes', None)
+    if dtypes_mod is not None:
+        for name in dir(dtypes_mod):
+            obj = getattr(dtypes_mod, name)
+            if isinstance(obj, type) and issubclass(obj, np.dtype):
+                allowed.append(obj)
+    return allowed
+
+
+def allow_mmengine_checkpoints() -> None:
+    """Allow-list MMEngine checkpoint contents for weights-only loading.
+
+    Idempotent; a no-op on torch versions without
+    ``torch.serialization.add_safe_globals`` (< 2.4), where loading is not
+    weights-only by default anyway.
+    """
+    global _done
+    if _done:
+        return
+    add_safe_globals = getattr(torch.serialization, 'add_safe_globals', None)
+    if add_safe_globals is None:
+        _done = True
+        return
+    add_safe_globals(mmengine_checkpoint_globals())
+    _done = True

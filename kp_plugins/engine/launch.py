@@ -1,0 +1,71 @@
+"""What tools/train.py and tools/test.py share: config loading and the
+adjustments that let MMEngine's Runner work on this stack (CPU-only
+distributed runs, torch >= 2.6 checkpoints, early data checks)."""
+import os
+import os.path as osp
+import sys
+from typing import Optional, Sequence
+
+import torch
+from mmengine.config import Config, DictAction  # noqa: F401  (re-exported for tools)
+
+from ..utils.data_check import DataNotFoundError, check_data_paths
+
+
+def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
+    """Load a config (ours or MMPose's own, ``mmpose::`` bases included) and
+    merge ``--cfg-options``. Exits with a clear message when the file is
+    missing or does not parse."""
+    if not osp.isfile(path):
+        sys.exit(f'error: config file {path!r} not found')
+    try:
+        cfg = Config.fromfile(path)
+    except Exception as exc:  # syntax errors, missing bases
+        sys.exit(f'error: could not load config {path!r}: {type(exc).__name__}: {exc}')
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    return cfg
+
+
+def ensure_kp_plugins_imported(cfg: Config) -> None:
+    """Import kp_plugins even for a config that does not list it (e.g. an
+    MMPose config evaluating one of our checkpoints), so our modules are
+    registered and MMEngine checkpoints load under weights-only torch.load."""
+    import kp_plugins  # noqa: F401
+
+
+def setup_device(cfg: Config, launcher: str) -> None:
+    """Let a distributed launch run on CPU: gloo backend and a DDP wrapper
+    without ``device_ids`` (MMEngine assumes CUDA for both)."""
+    if launcher == 'none' or torch.cuda.is_available():
+        return
+    cfg.setdefault('env_cfg', {})
+    cfg.env_cfg.setdefault('dist_cfg', {})
+    cfg.env_cfg.dist_cfg['backend'] = 'gloo'
+    if not cfg.get('model_wrapper_cfg'):
+        cfg.model_wrapper_cfg = dict(
+            type='MMDistributedDataParallel', broadcast_buffers=False,
+            find_unused_parameters=cfg.get('find_unused_parameters', False))
+    # MMEngine's pytorch launcher calls torch.cuda.set_device(local_rank),
+    # which raises without a GPU; initialise the gloo group ourselves first
+    # (init_dist leaves an initialised group alone).
+    if launcher == 'pytorch' and not torch.distributed.is_initialized():
+        torch.distributed.init_process_group(backend='gloo')
+
+
+def check_data(cfg: Config, splits: Sequence[str], config_name: str) -> None:
+    """Stop at once, with the expected paths and the --cfg-options to change
+    them, when a dataset the run needs is missing."""
+    try:
+        check_data_paths(cfg, splits, config_name)
+    except DataNotFoundError as exc:
+        sys.exit(f'error: {exc}')
+
+
+def default_work_dir(config_path: str) -> str:
+    return osp.join('./work_dirs', osp.splitext(osp.basename(config_path))[0])
+
+
+def set_local_rank(local_rank: int) -> None:
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(local_rank)

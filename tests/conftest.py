@@ -1,0 +1,36 @@
+"""Shared fixtures: the real data in ../shared/data (skip when absent)."""
+import os
+import os.path as osp
+
+import pytest
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+SHARED_DATA = os.environ.get('KP_SHARED_DATA',
+                             osp.join(REPO_ROOT, '..', 'shared', 'data'))
+COCO_TRAINVAL = osp.join(SHARED_DATA, 'coco_trainval')
+
+
+def _require(path: str) -> str:
+    if not osp.exists(path):
+        pytest.skip(f'real data not found at {osp.abspath(path)} '
+                    '(../shared/data is only present in developer/CI checkouts; '
+                    'set KP_SHARED_DATA to point elsewhere)')
+    return osp.abspath(path)
+
+
+@pytest.fixture(scope='session')
+def shared_data() -> str:
+    """Absolute path of ../shared/data, or skip."""
+    return _require(SHARED_DATA)
+
+
+@pytest.fixture(scope='session')
+def coco_trainval() -> str:
+    """Absolute path of ../shared/data/coco_trainval (COCO 2017 photos, 86 train /
+    21 val images; annotations_{train,val}.json, images/), or skip."""
+    return _require(COCO_TRAINVAL)
+
+
+@pytest.fixture(scope='session')
+def repo_root() -> str:
+    return REPO_ROOT

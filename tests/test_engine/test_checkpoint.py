@@ -1,0 +1,70 @@
+"""MMEngine checkpoints load under torch.load(weights_only=True) once
+kp_plugins is imported, and nothing beyond them is let through."""
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from mmengine.logging import HistoryBuffer
+
+import kp_plugins  # noqa: F401  (installs the allow-list)
+from kp_plugins.engine.checkpoint import mmengine_checkpoint_globals
+
+
+class _NotAllowed:
+
+    def __init__(self):
+        self.x = 1
+
+
+def _mmengine_like_checkpoint():
+    buf = HistoryBuffer()
+    buf.update(0.5)
+    buf.update(np.float64(0.25))
+    return {
+        'meta': {
+            'epoch': 1,
+            'iter': 2,
+            'seed': 42,
+            'dataset_meta': {
+                'sigmas': np.array([0.026, 0.025], dtype=np.float32),
+                'flip_indices': [1, 0],
+                'keypoint_colors': np.array([[255, 0, 0]], dtype=np.uint8),
+                'num_keypoints': 2,
+            },
+        },
+        'state_dict': {'w': torch.ones(2, 2)},
+        'message_hub': {
+            'log_scalars': {'train/loss': buf},
+            'runtime_info': {'epoch': 1, 'best_score': np.float64(0.75),
+                             'counts': np.int64(3)},
+            'resumed_keys': {'epoch': True},
+        },
+    }
+
+
+def test_weights_only_load_of_mmengine_checkpoint(tmp_path):
+    path = tmp_path / 'epoch_1.pth'
+    torch.save(_mmengine_like_checkpoint(), path)
+    ckpt = torch.load(path, weights_only=True)
+    meta = ckpt['meta']['dataset_meta']
+    np.testing.assert_allclose(meta['sigmas'], [0.026, 0.025], rtol=0, atol=1e-7)
+    assert meta['keypoint_colors'].dtype == np.uint8
+    buf = ckpt['message_hub']['log_scalars']['train/loss']
+    assert isinstance(buf, HistoryBuffer)
+    assert buf.current() == pytest.approx(0.25)
+    assert ckpt['message_hub']['runtime_info']['best_score'] == pytest.approx(0.75)
+
+
+def test_other_classes_stay_refused(tmp_path):
+    path = tmp_path / 'evil.pth'
+    torch.save({'obj': _NotAllowed()}, path)
+    with pytest.raises(pickle.UnpicklingError):
+        torch.load(path, weights_only=True)
+
+
+def test_allow_list_is_explicit():
+    allowed = mmengine_checkpoint_globals()
+    assert HistoryBuffer in allowed
+    assert all(getattr(obj, '__module__', '').startswith(('numpy', 'mmengine'))
+               for obj in allowed)
