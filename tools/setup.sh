@@ -111,7 +111,24 @@ step "mmdet $(pin mmdet) and mmpose $(pin mmpose) (--no-deps)"
 step "kp_plugins (editable) with its test extras and the ultralytics extra"
 EXTRAS="tests"
 [ "${KP_NO_EXTRAS:-0}" = "1" ] || EXTRAS="tests,yolo"
-"${PIP[@]}" -q -e "$REPO[$EXTRAS]"
+# pip would resolve mmpose's declared dependencies again (chumpy, which does
+# not build), so install kp_plugins --no-deps plus its own dependency list
+# from pyproject.toml, minus the OpenMMLab packages installed above.
+mapfile -t KP_DEPS < <("$VPY" - "$REPO/pyproject.toml" "$EXTRAS" <<'PYEOF'
+import re, sys, tomllib
+project = tomllib.load(open(sys.argv[1], 'rb'))['project']
+deps = list(project['dependencies'])
+for extra in sys.argv[2].split(','):
+    deps += project['optional-dependencies'][extra]
+for dep in deps:
+    name = re.split(r'[<>=!~;\[ ]', dep, maxsplit=1)[0].strip().lower()
+    if name not in {'mmcv', 'mmdet', 'mmpose'}:
+        print(dep)
+PYEOF
+)
+[ "${#KP_DEPS[@]}" -gt 0 ] || die "could not read the dependency list from pyproject.toml"
+"${PIP[@]}" -q "${KP_DEPS[@]}"
+"${PIP[@]}" -q --no-deps -e "$REPO"
 
 step "verifying the stack"
 "$VPY" - <<'EOF'

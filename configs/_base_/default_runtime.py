@@ -9,7 +9,8 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', interval=10),
+    checkpoint=dict(
+        type='CheckpointHook', interval=10, save_best='coco/AP', rule='greater'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='PoseVisualizationHook', enable=False),
 )
@@ -33,6 +34,6 @@ load_from = None
 resume = False
 backend_args = dict(backend='local')
 
-train_cfg = dict(by_epoch=True)
+# train_cfg (epochs, val_interval) comes from a schedule base or the config.
 val_cfg = dict()
 test_cfg = dict()

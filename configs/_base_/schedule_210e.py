@@ -1,5 +1,5 @@
 # MMPose's top-down schedule: Adam, linear warm-up, steps at 170 and 200.
-train_cfg = dict(max_epochs=210, val_interval=10)
+train_cfg = dict(by_epoch=True, max_epochs=210, val_interval=10)
 optim_wrapper = dict(optimizer=dict(type='Adam', lr=5e-4))
 param_scheduler = [
     dict(type='LinearLR', begin=0, end=500, start_factor=0.001, by_epoch=False),
@@ -7,4 +7,3 @@ param_scheduler = [
          by_epoch=True),
 ]
 auto_scale_lr = dict(base_batch_size=512)
-default_hooks = dict(checkpoint=dict(save_best='coco/AP', rule='greater'))

@@ -7,6 +7,9 @@ MMEngine's ``CheckpointHook`` also holds
 * numpy arrays and scalars (``meta.dataset_meta`` of MMPose: sigmas,
   flip indices, colours; logged values in the message hub),
 * ``mmengine.logging.HistoryBuffer`` objects (``message_hub.log_scalars``),
+  whose pickled ``statistics_methods`` refer to ``getattr(HistoryBuffer, 'mean')``
+  etc.; ``builtins.getattr`` itself is never allowed, only a stand-in that
+  resolves a registered statistics method of ``HistoryBuffer``,
 
 so ``runner.resume`` and MMPose's ``tools/test.py`` fail with
 ``UnpicklingError: ... numpy.core.multiarray._reconstruct``. Instead of turning
@@ -19,13 +22,30 @@ import numpy as np
 import torch
 
 _done = False
+_BUILTIN_STATISTICS = frozenset({'min', 'max', 'current', 'mean'})
+
+
+def _history_buffer_getattr(obj: Any, name: str) -> Any:
+    """Stand-in for ``builtins.getattr`` while unpickling: resolves only the
+    statistics methods MMEngine's ``HistoryBuffer`` pickles by name."""
+    from mmengine.logging import HistoryBuffer
+    # The built-in four are only put in the class table when a first
+    # HistoryBuffer is created; custom ones by ``register_statistics``.
+    allowed = _BUILTIN_STATISTICS | set(HistoryBuffer._statistics_methods)
+    if obj is HistoryBuffer and name in allowed:
+        return getattr(HistoryBuffer, name)
+    import pickle
+    raise pickle.UnpicklingError(
+        f'refusing getattr({obj!r}, {name!r}) in a weights-only checkpoint: '
+        'only HistoryBuffer statistics methods are allowed')
 
 
 def mmengine_checkpoint_globals() -> List[Any]:
     """The classes/functions an MMEngine checkpoint of an MMPose run pickles.
 
     Returns:
-        list: objects to pass to ``torch.serialization.add_safe_globals``.
+        list: objects (or ``(stand-in, 'module.name')`` pairs) to pass to
+        ``torch.serialization.add_safe_globals``.
     """
     from mmengine.logging import HistoryBuffer
 
@@ -35,6 +55,7 @@ def mmengine_checkpoint_globals() -> List[Any]:
         np.ndarray,
         np.dtype,
         HistoryBuffer,
+        (_history_buffer_getattr, 'builtins.getattr'),
     ]
     # numpy >= 1.25 pickles dtypes as instances of per-type classes
     # (numpy.dtypes.Float64DType, ...): allow each concrete dtype class.

@@ -43,8 +43,10 @@ def setup_device(cfg: Config, launcher: str) -> None:
     cfg.env_cfg.setdefault('dist_cfg', {})
     cfg.env_cfg.dist_cfg['backend'] = 'gloo'
     if not cfg.get('model_wrapper_cfg'):
+        # device_ids=None: MMEngine would otherwise pass [LOCAL_RANK], which
+        # DDP rejects for a CPU module.
         cfg.model_wrapper_cfg = dict(
-            type='MMDistributedDataParallel', broadcast_buffers=False,
+            type='MMDistributedDataParallel', broadcast_buffers=False, device_ids=None,
             find_unused_parameters=cfg.get('find_unused_parameters', False))
     # MMEngine's pytorch launcher calls torch.cuda.set_device(local_rank),
     # which raises without a GPU; initialise the gloo group ourselves first

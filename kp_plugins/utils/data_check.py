@@ -73,7 +73,9 @@ def missing_data_paths(cfg: Config,
                 continue
             root = ds.get('data_root') or ''
             if root and not osp.isdir(root):
-                missing.append((f'{key}.data_root', root))
+                inside = [p for p in [ds.get('ann_file'), *(ds.get('data_prefix') or {}).values()] if p]
+                what = f' (expected to hold {", ".join(inside)})' if inside else ''
+                missing.append((f'{key}.data_root', f'{root}{what}'))
                 continue
             ann = _join(root, ds.get('ann_file'))
             if ann and not osp.exists(ann):
@@ -109,7 +111,7 @@ def check_data_paths(cfg: Config,
     lines = [f'{config_name} expects data that is not there '
              f'(relative paths are resolved from {os.getcwd()}):']
     for key, path in missing:
-        lines.append(f'  - {key}: {path!r} does not exist')
+        lines.append(f'  - {key}: {path} does not exist')
     example = ' '.join(f'{key}=<path>' for key, _ in missing[:3])
     lines.append(
         'Put the dataset there (MMPose layout for COCO: data/coco/annotations/'
