@@ -12,10 +12,28 @@ from mmengine.config import Config, DictAction  # noqa: F401  (re-exported for t
 from ..utils.data_check import DataNotFoundError, check_data_paths
 
 
+def resolve_config_path(path: str) -> str:
+    """``mmpose::body_2d_keypoint/.../x.py`` -> the file inside the installed
+    package (OpenMMLab packages ship their configs under ``.mim/configs``);
+    any other path is returned unchanged."""
+    if '::' not in path:
+        return path
+    package, rel = path.split('::', 1)
+    from mmengine.utils import get_installed_path, is_installed
+    if not is_installed(package):
+        raise FileNotFoundError(f'{path!r}: package {package!r} is not installed')
+    return osp.join(get_installed_path(package), '.mim', 'configs', rel)
+
+
 def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
-    """Load a config (ours or MMPose's own, ``mmpose::`` bases included) and
-    merge ``--cfg-options``. Exits with a clear message when the file is
-    missing or does not parse."""
+    """Load a config (ours or MMPose's own: a file path, ``mmpose::`` bases
+    included, or ``mmpose::<path inside mmpose's configs>``) and merge
+    ``--cfg-options``. Exits with a clear message when the file is missing or
+    does not parse."""
+    try:
+        path = resolve_config_path(path)
+    except FileNotFoundError as exc:
+        sys.exit(f'error: {exc}')
     if not osp.isfile(path):
         sys.exit(f'error: config file {path!r} not found')
     try:

@@ -1,0 +1,141 @@
+"""CPU speed and size of top-down pose models: backbone, head + decode, and
+the whole ``predict`` path, measured on the model's own test pipeline.
+
+Used by ``tools/benchmark_heads.py`` (head latency against MMPose's heads)
+and by the approaches benchmark. Symbols: ``N`` batch size, ``H x W`` the
+model input (``codec.input_size`` is ``(W, H)``).
+"""
+import copy
+import statistics
+import time
+from typing import Callable, Dict, List, Optional, Tuple
+
+import numpy as np
+import torch
+from mmengine.config import Config
+
+
+def load_pose_config(path: str, cfg_options: Optional[dict] = None) -> Config:
+    """Load a top-down config (ours or ``mmpose::``) for benchmarking: no
+    pretrained weights are fetched (``init_cfg`` dropped)."""
+    import kp_plugins  # noqa: F401  (registers our modules)
+    from kp_plugins.engine.launch import resolve_config_path
+    cfg = Config.fromfile(resolve_config_path(path))
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    backbone = cfg.model.get('backbone', {})
+    if isinstance(backbone.get('init_cfg'), dict) and backbone['init_cfg'].get('type') == 'Pretrained':
+        backbone['init_cfg'] = None
+    if 'pretrained' in backbone:
+        backbone['pretrained'] = False
+    return cfg
+
+
+def build_pose_model(cfg: Config) -> torch.nn.Module:
+    """Build ``cfg.model`` in MMPose's scope, on the CPU, in eval mode."""
+    from mmengine.registry import init_default_scope
+    from mmpose.registry import MODELS
+    init_default_scope(cfg.get('default_scope', 'mmpose'))
+    model = MODELS.build(cfg.model)
+    return model.eval()
+
+
+def coco_metainfo() -> dict:
+    """MMPose's parsed COCO-17 metainfo (flip indices, sigmas, ...)."""
+    from mmpose.datasets import CocoDataset
+    from mmpose.datasets.datasets.utils import parse_pose_metainfo
+    return parse_pose_metainfo(CocoDataset.METAINFO)
+
+
+def make_batch(model: torch.nn.Module, cfg: Config, batch_size: int,
+               seed: int = 0) -> Tuple[torch.Tensor, list]:
+    """Run the config's own val pipeline (minus image loading) on random
+    person crops and the model's data preprocessor.
+
+    Returns:
+        tuple: ``inputs`` (N, 3, H, W) normalized float tensor and the
+        ``data_samples`` list (N PoseDataSample with input_size/center/scale,
+        flip indices and the person box).
+    """
+    from mmcv.transforms import Compose
+    from mmengine.registry import init_default_scope
+    init_default_scope(cfg.get('default_scope', 'mmpose'))
+    steps = [s for s in copy.deepcopy(cfg.val_dataloader.dataset.pipeline)
+             if s['type'] != 'LoadImage']
+    pipeline = Compose(steps)
+    meta = getattr(model, 'dataset_meta', None) or coco_metainfo()
+    flip_indices = list(meta['flip_indices'])
+    num_keypoints = len(flip_indices)
+    rng = np.random.default_rng(seed)
+    packed: Dict[str, list] = dict(inputs=[], data_samples=[])
+    for i in range(batch_size):
+        img = rng.integers(0, 255, size=(480, 640, 3), dtype=np.uint8)
+        x0, y0 = rng.uniform(100, 300), rng.uniform(50, 150)
+        bbox = np.array([[x0, y0, x0 + 120, y0 + 240]], dtype=np.float32)
+        kpts = np.stack([rng.uniform(x0, x0 + 120, num_keypoints),
+                         rng.uniform(y0, y0 + 240, num_keypoints)], axis=-1)[None]
+        info = dict(img=img, img_shape=img.shape[:2], ori_shape=img.shape[:2],
+                    bbox=bbox, bbox_score=np.ones(1, dtype=np.float32),
+                    keypoints=kpts.astype(np.float32),
+                    keypoints_visible=np.ones((1, num_keypoints), dtype=np.float32),
+                    flip_indices=flip_indices, id=i, img_id=i, img_path='',
+                    category_id=1)
+        out = pipeline(info)
+        packed['inputs'].append(out['inputs'])
+        packed['data_samples'].append(out['data_samples'])
+    with torch.no_grad():
+        data = model.data_preprocessor(packed, training=False)
+    return data['inputs'], data['data_samples']
+
+
+def median_ms(fn: Callable[[], object], warmup: int = 3, repeats: int = 10) -> float:
+    """Median wall time of ``fn()`` in milliseconds after ``warmup`` calls."""
+    with torch.no_grad():
+        for _ in range(warmup):
+            fn()
+        times: List[float] = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            fn()
+            times.append((time.perf_counter() - t0) * 1000.0)
+    return statistics.median(times)
+
+
+def count_parameters(module: torch.nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def measure_latency(model: torch.nn.Module, inputs: torch.Tensor, data_samples: list,
+                    warmup: int = 3, repeats: int = 10,
+                    flip_test: bool = False) -> Dict[str, float]:
+    """Latency (ms, median) of the backbone (+neck), of head forward + decode
+    on precomputed features, and of the whole ``model.predict``.
+
+    Args:
+        inputs (Tensor): (N, 3, H, W) preprocessed batch.
+        data_samples (list[PoseDataSample]): N samples from :func:`make_batch`.
+        flip_test (bool): time with MMPose's flip test (off by default: one
+            pass, which is what a deployment pays per crop).
+    """
+    test_cfg = dict(model.test_cfg or {})
+    test_cfg['flip_test'] = flip_test
+    saved_cfg = model.test_cfg
+    model.test_cfg = test_cfg
+    try:
+        with torch.no_grad():
+            feats = model.extract_feat(inputs)
+        backbone_ms = median_ms(lambda: model.extract_feat(inputs), warmup, repeats)
+        if flip_test:
+            feats_flip = model.extract_feat(inputs.flip(-1))
+            head_feats = [feats, feats_flip]
+        else:
+            head_feats = feats
+        head_ms = median_ms(
+            lambda: model.head.predict(head_feats, data_samples, test_cfg=test_cfg),
+            warmup, repeats)
+        # predict() only (re)sets pred_instances on the samples: reusable.
+        full_ms = median_ms(lambda: model.predict(inputs, data_samples),
+                            max(1, warmup // 2), max(3, repeats // 2))
+    finally:
+        model.test_cfg = saved_cfg
+    return dict(backbone_ms=backbone_ms, head_decode_ms=head_ms, full_ms=full_ms)

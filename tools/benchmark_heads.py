@@ -1,0 +1,91 @@
+"""CPU latency of keypoint heads on one backbone: forward + decode.
+
+    python tools/benchmark_heads.py [--batch-sizes 1 32] [--threads 2] [--repeats 10]
+        [--entries KPGridHead RegressionHead ...] [--out results.csv]
+
+Every entry is a full top-down config (ResNet-50, 256x192 by default), built
+with random weights (speed does not depend on them). For each batch size it
+reports the backbone time, the head's forward + decode time on precomputed
+features (``head.predict`` without flip test: what a deployment pays), the
+whole ``model.predict`` and the head's parameter count; the last column is
+head + decode time relative to MMPose's RegressionHead.
+"""
+import argparse
+import csv
+import os
+import os.path as osp
+import sys
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+ENTRIES = {
+    'KPRegressionHead': osp.join(REPO, 'configs', 'regression_r50.py'),
+    'KPGridHead': osp.join(REPO, 'configs', 'grid_r50.py'),
+    'KPBBoxHead': osp.join(REPO, 'configs', 'bbox_r50.py'),
+    'RegressionHead': 'mmpose::body_2d_keypoint/topdown_regression/coco/'
+                      'td-reg_res50_8xb64-210e_coco-256x192.py',
+    'HeatmapHead': 'mmpose::body_2d_keypoint/topdown_heatmap/coco/'
+                   'td-hm_res50_8xb64-210e_coco-256x192.py',
+}
+REFERENCE = 'RegressionHead'
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--entries', nargs='+', default=list(ENTRIES),
+                        choices=list(ENTRIES), help='heads to measure')
+    parser.add_argument('--batch-sizes', nargs='+', type=int, default=[1, 32])
+    parser.add_argument('--threads', type=int, default=os.cpu_count(),
+                        help='torch intra-op threads (pinned and reported)')
+    parser.add_argument('--warmup', type=int, default=3)
+    parser.add_argument('--repeats', type=int, default=10)
+    parser.add_argument('--flip-test', action='store_true',
+                        help='time with flip test (two head passes + merge)')
+    parser.add_argument('--out', help='also write the rows to this CSV file')
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    import torch
+
+    from kp_plugins.benchmark.speed import (build_pose_model, count_parameters,
+                                            load_pose_config, make_batch,
+                                            measure_latency)
+    torch.set_num_threads(args.threads)
+    print(f'torch {torch.__version__}, {torch.get_num_threads()} threads, '
+          f'flip_test={args.flip_test}, median of {args.repeats} after {args.warmup} warm-up')
+    rows = []
+    for name in args.entries:
+        cfg = load_pose_config(ENTRIES[name])
+        model = build_pose_model(cfg)
+        head_params = count_parameters(model.head)
+        for bs in args.batch_sizes:
+            inputs, samples = make_batch(model, cfg, bs)
+            lat = measure_latency(model, inputs, samples, args.warmup, args.repeats,
+                                  flip_test=args.flip_test)
+            row = dict(head=name, batch=bs, input=f'{inputs.shape[-2]}x{inputs.shape[-1]}',
+                       head_params=head_params, **{k: round(v, 3) for k, v in lat.items()})
+            rows.append(row)
+            print(f'{name:18s} b{bs:<3d} backbone {lat["backbone_ms"]:9.2f} ms  '
+                  f'head+decode {lat["head_decode_ms"]:8.3f} ms  predict {lat["full_ms"]:9.2f} ms',
+                  flush=True)
+    ref = {r['batch']: r['head_decode_ms'] for r in rows if r['head'] == REFERENCE}
+    print('\n| head | batch | head params | backbone ms | head+decode ms | '
+          f'x {REFERENCE} | whole predict ms |')
+    print('|---|---|---|---|---|---|---|')
+    for r in rows:
+        ratio = r['head_decode_ms'] / ref[r['batch']] if r['batch'] in ref else float('nan')
+        r['ratio_vs_' + REFERENCE] = round(ratio, 3)
+        print(f"| {r['head']} | {r['batch']} | {r['head_params'] / 1e6:.2f} M | "
+              f"{r['backbone_ms']:.1f} | {r['head_decode_ms']:.2f} | {ratio:.2f} | {r['full_ms']:.1f} |")
+    if args.out:
+        with open(args.out, 'w', newline='') as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+        print(f'wrote {args.out}')
+
+
+if __name__ == '__main__':
+    sys.exit(main())
