@@ -1,0 +1,1 @@
+from .efficientnet_lite import KPEfficientNetLite  # noqa: F401
