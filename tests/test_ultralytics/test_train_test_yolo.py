@@ -1,0 +1,190 @@
+"""tools/train_yolo.py and tools/test_yolo.py on the real COCO subset, with
+every network attempt recorded and refused (a sitecustomize that wraps
+socket), so "offline-safe" is checked, not assumed."""
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import REPO_ROOT
+from helpers import tool
+
+pytest.importorskip('ultralytics')
+
+NETWORK_GUARD = r'''
+"""Record and refuse every attempt to reach another host (test helper)."""
+import os
+import socket
+
+_LOG = os.environ['KP_NET_LOG']
+_LOCAL = {None, '', 'localhost', '127.0.0.1', '::1'}
+
+
+def _record(what):
+    with open(_LOG, 'a') as f:
+        f.write(what + '\n')
+    raise OSError(f'network disabled by the test: {what}')
+
+
+_getaddrinfo = socket.getaddrinfo
+_connect, _connect_ex = socket.socket.connect, socket.socket.connect_ex
+
+
+def getaddrinfo(host, *args, **kwargs):
+    if host not in _LOCAL:
+        _record(f'getaddrinfo {host}')
+    return _getaddrinfo(host, *args, **kwargs)
+
+
+def _guard(address):
+    if isinstance(address, tuple) and address and address[0] not in _LOCAL:
+        _record(f'connect {address}')
+
+
+def connect(self, address):
+    if self.family in (socket.AF_INET, socket.AF_INET6):
+        _guard(address)
+    return _connect(self, address)
+
+
+def connect_ex(self, address):
+    if self.family in (socket.AF_INET, socket.AF_INET6):
+        _guard(address)
+    return _connect_ex(self, address)
+
+
+socket.getaddrinfo = getaddrinfo
+socket.gethostbyname = lambda host: _record(f'gethostbyname {host}')
+socket.socket.connect, socket.socket.connect_ex = connect, connect_ex
+'''
+
+
+def guarded_run(args, tmp, timeout=900) -> subprocess.CompletedProcess:
+    """Run ``python args`` with the network guard, a private Ultralytics config
+    folder (no cached fonts or weights) and a private kp_plugins cache; not as
+    a pytest child (Ultralytics turns some behaviour off under pytest)."""
+    guard = tmp / 'guard'
+    guard.mkdir(exist_ok=True)
+    (guard / 'sitecustomize.py').write_text(NETWORK_GUARD)
+    env = {k: v for k, v in os.environ.items()
+           if k not in ('PYTEST_CURRENT_TEST', 'YOLO_OFFLINE', 'YOLO_AUTOINSTALL')}
+    env.update(PYTHONPATH=str(guard), KP_NET_LOG=str(tmp / 'net.log'),
+               YOLO_CONFIG_DIR=str(tmp / 'ultralytics_config'), KP_CACHE=str(tmp / 'cache'),
+               OMP_NUM_THREADS='2')
+    return subprocess.run([sys.executable] + args, cwd=REPO_ROOT, env=env, text=True,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout)
+
+
+def network_attempts(tmp) -> list:
+    log = tmp / 'net.log'
+    return log.read_text().splitlines() if log.exists() else []
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory, coco_trainval):
+    tmp = tmp_path_factory.mktemp('yolo_run')
+    work = tmp / 'work'
+    res = guarded_run([tool('train_yolo.py'), 'yolo11n-pose.yaml', '--data-root', coco_trainval,
+                       '--train-ann', 'annotations_train.json', '--val-ann',
+                       'annotations_val.json', '--img-dir', 'images/', '--work-dir', str(work),
+                       '--epochs', '1', '--imgsz', '320', '--batch', '8', '--device', 'cpu',
+                       '--workers', '0'], tmp)
+    return dict(tmp=tmp, work=work, res=res, root=coco_trainval)
+
+
+def test_the_guard_sees_what_ultralytics_does_unpatched(tmp_path):
+    """Control: stock Ultralytics, same guard, probes the network (DNS at
+    import, the Arial font download) - so an empty log below means something."""
+    res = guarded_run(['-c', 'from ultralytics.utils.checks import check_font; '
+                       'print(check_font("Arial.ttf"))'], tmp_path, timeout=300)
+    assert res.returncode == 0, res.stdout[-3000:]
+    attempts = network_attempts(tmp_path)
+    assert any('getaddrinfo' in a for a in attempts), attempts
+
+
+@pytest.mark.slow
+def test_train_yolo_trains_offline_without_network_attempts(trained):
+    res = trained['res']
+    assert res.returncode == 0, res.stdout[-6000:]
+    assert network_attempts(trained['tmp']) == [], res.stdout[-3000:]
+    for name in ('best.pt', 'last.pt'):
+        assert osp.getsize(trained['work'] / 'weights' / name) > 1e6
+    assert 'trained yolo11n-pose.yaml for 1 epoch(s)' in res.stdout
+    assert 'train: 86 images, 280 persons (4 crowd regions dropped)' in res.stdout
+    # the converted dataset went to the private cache, not beside the data
+    assert (trained['tmp'] / 'cache' / 'yolo').is_dir()
+    with open(trained['work'] / 'args.yaml') as f:
+        args = f.read()
+    assert 'amp: false' in args and 'epochs: 1' in args and 'imgsz: 320' in args
+
+
+def test_missing_checkpoint_fails_clearly_offline(tmp_path, coco_trainval):
+    res = guarded_run([tool('train_yolo.py'), 'yolo11n-pose.pt', '--data-root', coco_trainval,
+                       '--train-ann', 'annotations_train.json', '--val-ann',
+                       'annotations_val.json'], tmp_path, timeout=300)
+    assert res.returncode != 0
+    assert 'yolo11n-pose.pt does not exist. Offline mode never downloads' in res.stdout
+    assert network_attempts(tmp_path) == []
+
+
+def run_test_yolo(root, tmp, *extra):
+    return guarded_run([tool('test_yolo.py'), *extra, '--data-root', root,
+                        '--ann-file', 'annotations_val.json', '--img-dir', 'images/'],
+                       tmp, timeout=600)
+
+
+def xtcocotools_ap(ann_file: str, results_file: str) -> float:
+    """coco/AP recomputed straight from the written results json."""
+    from xtcocotools.coco import COCO
+    from xtcocotools.cocoeval import COCOeval
+    gt = COCO(ann_file)
+    dt = gt.loadRes(results_file)
+    sigmas = np.array([.26, .25, .25, .35, .35, .79, .79, .72, .72, .62, .62, 1.07, 1.07,
+                       .87, .87, .89, .89]) / 10.0
+    ev = COCOeval(gt, dt, 'keypoints', sigmas, True)
+    ev.params.useSegm = None
+    ev.evaluate()
+    ev.accumulate()
+    ev.summarize()
+    return float(ev.stats[0])
+
+
+@pytest.mark.slow
+def test_test_yolo_scores_trained_weights_with_coco_metric(trained):
+    assert trained['res'].returncode == 0, 'training failed'
+    out = trained['tmp'] / 'eval'
+    res = run_test_yolo(trained['root'], trained['tmp'],
+                        str(trained['work'] / 'weights' / 'last.pt'),
+                        '--work-dir', str(out), '--device', 'cpu')
+    assert res.returncode == 0, res.stdout[-6000:]
+    assert 'coco/AP: ' in res.stdout
+    assert network_attempts(trained['tmp']) == []
+    metrics = json.load(open(out / 'metrics.json'))
+    assert 0.0 <= metrics['coco/AP'] <= 1.0
+    results = json.load(open(out / 'results.keypoints.json'))
+    if results:  # the json holds exactly what was scored
+        assert {r['category_id'] for r in results} == {1}
+        assert len(results[0]['keypoints']) == 51
+        ann = osp.join(trained['root'], 'annotations_val.json')
+        assert xtcocotools_ap(ann, str(out / 'results.keypoints.json')) == pytest.approx(
+            metrics['coco/AP'], abs=1e-9)
+    print('1-epoch yolo11n-pose, val coco/AP =', metrics['coco/AP'])
+
+
+def test_ground_truth_as_predictions_scores_ap_1(tmp_path, coco_trainval):
+    out = tmp_path / 'gt'
+    res = run_test_yolo(coco_trainval, tmp_path, '--gt-as-pred', '--work-dir', str(out))
+    assert res.returncode == 0, res.stdout[-6000:]
+    assert network_attempts(tmp_path) == []
+    metrics = json.load(open(out / 'metrics.json'))
+    assert metrics['coco/AP'] == pytest.approx(1.0, abs=1e-12)
+    assert metrics['coco/AR'] == pytest.approx(1.0, abs=1e-12)
+    with open(osp.join(coco_trainval, 'annotations_val.json')) as f:
+        gt = json.load(f)
+    scored = [a for a in gt['annotations'] if not a['iscrowd'] and a['num_keypoints'] > 0]
+    results = json.load(open(out / 'results.keypoints.json'))
+    assert len(results) == len(scored)
