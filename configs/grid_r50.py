@@ -1,0 +1,52 @@
+# Approach 2 (grid): KPGridHead on ResNet-50, COCO 256x192.
+# A 24x32 grid of 8-pixel cells (KPGridLabel); per keypoint, presence logits
+# per cell + in-cell offsets, from a 1x1 conv on the stride-32 map and a
+# pixel shuffle (no deconvolution stack). BCE on presence, L1 on offsets
+# (true cell and its neighbours), OKS on softly decoded coordinates.
+# No download by default: the backbone starts from scratch (see
+# heatmap_r50.py for ImageNet weights).
+_base_ = [
+    './_base_/default_runtime.py',
+    './_base_/datasets/coco_topdown.py',
+    './_base_/schedule_210e.py',
+]
+
+codec = dict(type='KPGridLabel', input_size=(192, 256), grid_size=(24, 32))
+
+model = dict(
+    type='TopdownPoseEstimator',
+    data_preprocessor=dict(
+        type='PoseDataPreprocessor',
+        mean=[123.675, 116.28, 103.53],
+        std=[58.395, 57.12, 57.375],
+        bgr_to_rgb=True),
+    backbone=dict(type='ResNet', depth=50),
+    head=dict(
+        type='KPGridHead',
+        in_channels=2048,
+        num_keypoints=17,
+        in_stride=32,
+        feat_channels=64,
+        presence_loss=dict(
+            type='KPBCELoss', pos_weight=64.0, loss_name='loss_presence'),
+        offset_loss=dict(type='KPL1Loss', loss_name='loss_offset'),
+        coord_loss=dict(
+            type='KPOKSLoss', mode='linear', loss_name='loss_oks'),
+        offset_radius=1,
+        decoder=codec),
+    test_cfg=dict(flip_test=True))
+
+train_pipeline = [
+    *_base_.train_pipeline_head,
+    dict(type='TopdownAffine', input_size=codec['input_size']),
+    dict(type='GenerateTarget', encoder=codec),
+    dict(type='PackPoseInputs'),
+]
+val_pipeline = [
+    *_base_.val_pipeline_head,
+    dict(type='TopdownAffine', input_size=codec['input_size']),
+    dict(type='PackPoseInputs'),
+]
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(pipeline=val_pipeline))
+test_dataloader = val_dataloader

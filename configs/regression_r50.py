@@ -1,0 +1,50 @@
+# Approach 1 (regression): KPRegressionHead on ResNet-50, COCO 256x192.
+# Globally pooled features -> 17 (x, y) in an isotropic frame of the input
+# (KPRegressionLabel) + 17 visibility logits; L1 + OKS on coordinates, BCE
+# on visibility. No download by default: the backbone starts from scratch.
+# To start from ImageNet weights (network needed):
+#   --cfg-options model.backbone.init_cfg.type=Pretrained \
+#                 model.backbone.init_cfg.checkpoint=torchvision://resnet50
+_base_ = [
+    './_base_/default_runtime.py',
+    './_base_/datasets/coco_topdown.py',
+    './_base_/schedule_210e.py',
+]
+
+codec = dict(type='KPRegressionLabel', input_size=(192, 256))
+
+model = dict(
+    type='TopdownPoseEstimator',
+    data_preprocessor=dict(
+        type='PoseDataPreprocessor',
+        mean=[123.675, 116.28, 103.53],
+        std=[58.395, 57.12, 57.375],
+        bgr_to_rgb=True),
+    backbone=dict(type='ResNet', depth=50),
+    head=dict(
+        type='KPRegressionHead',
+        in_channels=2048,
+        num_keypoints=17,
+        loss=[
+            dict(type='KPL1Loss', loss_name='loss_l1'),
+            dict(type='KPOKSLoss', mode='linear', loss_name='loss_oks'),
+        ],
+        visibility_loss=dict(
+            type='KPBCELoss', loss_weight=0.1, loss_name='loss_visibility'),
+        decoder=codec),
+    test_cfg=dict(flip_test=True))
+
+train_pipeline = [
+    *_base_.train_pipeline_head,
+    dict(type='TopdownAffine', input_size=codec['input_size']),
+    dict(type='GenerateTarget', encoder=codec),
+    dict(type='PackPoseInputs'),
+]
+val_pipeline = [
+    *_base_.val_pipeline_head,
+    dict(type='TopdownAffine', input_size=codec['input_size']),
+    dict(type='PackPoseInputs'),
+]
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(pipeline=val_pipeline))
+test_dataloader = val_dataloader

@@ -1,0 +1,218 @@
+from typing import List, Optional, Tuple
+
+import numpy as np
+from torch import Tensor
+
+from mmpose.codecs.base import BaseKeypointCodec
+from mmpose.registry import KEYPOINT_CODECS
+from mmpose.structures.bbox import get_warp_matrix
+from kp_plugins.utils.scores import visibility_scores
+from .utils import (areas_in_input, check_input_size, from_frame,
+                    inside_input, labelled_mask, to_frame)
+
+#: Smallest box side, in model-input pixels, used to build the box frame.
+MIN_BOX_SIDE = 1.0
+
+
+@KEYPOINT_CODECS.register_module()
+class KPBBoxLabel(BaseKeypointCodec):
+    r"""Keypoints relative to the person's box, not to the padded crop
+    (approach 3, bbox).
+
+    ``GetBBoxCenterScale`` pads the person box (``bbox``, image xyxy) by
+    1.25 and ``TopdownAffine`` widens it to the input's aspect ratio, so in
+    the crop the box is centred with its limiting side at 1 / 1.25 of the
+    input but its other side depends on the box's aspect ratio (and, with
+    ``RandomBBoxTransform``/``RandomHalfBody``, it also moves and scales).
+    The box in model-input pixels is therefore not a fixed fraction of the
+    input: the codec computes it with the very warp ``TopdownAffine`` used
+    (:meth:`bbox_to_input`), and the head computes it the same way at test
+    time from the (detector or ground-truth) box in the data sample.
+
+    Targets live in the box frame, isotropic so that OKS is exact in it::
+
+        c = box centre, s = sqrt(box_w * box_h)      (model-input pixels)
+        label = (keypoint - c) / s
+        area_label = area_input / s^2                (COCO area over box area)
+
+    Note:
+        - instance number: N
+        - keypoint number: K
+        - model input size: [W, H]
+
+    Encoded:
+        - keypoint_labels (np.ndarray): (N, K, 2) box-frame coordinates of
+          every keypoint.
+        - keypoint_weights (np.ndarray): (N, K) 1 for labelled keypoints
+          (inside the input or not), 0 otherwise.
+        - keypoint_visibility (np.ndarray): (N, K) visibility target, 1 for
+          labelled keypoints inside the input.
+        - input_bboxes (np.ndarray): (N, 4) the person box in model-input
+          pixels, xyxy (axis-aligned: centre warped, sides scaled).
+        - areas (np.ndarray): (N,) area in squared box-frame units (present
+          when ``area`` or ``bbox`` is given).
+
+    Assumes ``TopdownAffine(use_udp=False)``, like MMPose's estimator when
+    it maps predictions back to the image.
+
+    Args:
+        input_size: model input size ``(W, H)``.
+    """
+
+    auxiliary_encode_keys = {
+        'bbox', 'area', 'input_center', 'input_scale', 'bbox_rotation'
+    }
+    label_mapping_table = dict(
+        keypoint_labels='keypoint_labels',
+        keypoint_weights='keypoint_weights',
+        keypoint_visibility='keypoint_visibility',
+        input_bboxes='input_bboxes',
+        areas='areas',
+    )
+
+    def __init__(self, input_size: Tuple[int, int]) -> None:
+        super().__init__()
+        self.input_size = check_input_size(input_size, 'KPBBoxLabel')
+
+    def bbox_to_input(self, bboxes: np.ndarray,
+                      input_center: Optional[np.ndarray] = None,
+                      input_scale: Optional[np.ndarray] = None,
+                      rotation: float = 0.0) -> np.ndarray:
+        """Image boxes -> boxes in model-input pixels, with the warp of
+        ``TopdownAffine`` (centre warped, sides scaled; axis-aligned).
+
+        Args:
+            bboxes: (N, 4) xyxy in image pixels.
+            input_center: (2,) ``TopdownAffine``'s ``input_center``;
+                ``None`` (with ``input_scale``) if the image is the input.
+            input_scale: (2,) ``TopdownAffine``'s ``input_scale``.
+            rotation: the crop's rotation in degrees (``bbox_rotation``).
+
+        Returns:
+            (N, 4) xyxy in model-input pixels.
+        """
+        bboxes = np.asarray(bboxes, dtype=np.float64).reshape(-1, 4)
+        if input_center is None or input_scale is None:
+            return bboxes.copy()
+        warp = get_warp_matrix(
+            np.asarray(input_center, dtype=np.float64).reshape(2),
+            np.asarray(input_scale, dtype=np.float64).reshape(2),
+            float(rotation), output_size=self.input_size).astype(np.float64)
+        factor = np.sqrt(abs(np.linalg.det(warp[:, :2])))
+        centers = (bboxes[:, :2] + bboxes[:, 2:]) / 2
+        centers = centers @ warp[:, :2].T + warp[:, 2]
+        half = (bboxes[:, 2:] - bboxes[:, :2]) * factor / 2
+        return np.concatenate([centers - half, centers + half], axis=-1)
+
+    @staticmethod
+    def box_frame(input_bboxes: np.ndarray
+                  ) -> Tuple[np.ndarray, np.ndarray]:
+        """Box frame of boxes in model-input pixels.
+
+        Args:
+            input_bboxes: (N, 4) xyxy in model-input pixels.
+
+        Returns:
+            centre (N, 2) and unit ``sqrt(w * h)`` (N,), in input pixels.
+        """
+        boxes = np.asarray(input_bboxes, dtype=np.float64).reshape(-1, 4)
+        sides = np.maximum(boxes[:, 2:] - boxes[:, :2], MIN_BOX_SIDE)
+        return (boxes[:, :2] + boxes[:, 2:]) / 2, np.sqrt(sides.prod(-1))
+
+    def encode(self,
+               keypoints: np.ndarray,
+               keypoints_visible: Optional[np.ndarray] = None,
+               bbox: Optional[np.ndarray] = None,
+               area: Optional[np.ndarray] = None,
+               input_center: Optional[np.ndarray] = None,
+               input_scale: Optional[np.ndarray] = None,
+               bbox_rotation: Optional[np.ndarray] = None) -> dict:
+        """Encode keypoints given in model-input pixels.
+
+        Args:
+            keypoints: (N, K, 2) in model-input pixels.
+            keypoints_visible: (N, K) labelled flag (> 0.5), optional.
+            bbox: (N, 4) xyxy person box in image pixels (required).
+            area: () or (N,) COCO area in image pixels^2, optional (falls
+                back to 0.53 x box area, like MMPose).
+            input_center, input_scale: ``TopdownAffine``'s crop, (2,) each;
+                ``None`` if the image is the input.
+            bbox_rotation: (N,) ``RandomBBoxTransform``'s rotation (degrees).
+
+        Returns:
+            dict with the encoded items listed in the class docstring.
+        """
+        if bbox is None:
+            raise ValueError(
+                'KPBBoxLabel needs the person box: results["bbox"] is missing '
+                '(CocoDataset provides it; keep it in the pipeline before '
+                'GenerateTarget)')
+        keypoints = np.asarray(keypoints, dtype=np.float64)[..., :2]
+        num = keypoints.shape[0]
+        bbox = np.asarray(bbox, dtype=np.float64).reshape(-1, 4)
+        if bbox.shape[0] != num:
+            raise ValueError(f'KPBBoxLabel got {bbox.shape[0]} boxes for '
+                             f'{num} instances')
+        rotation = 0.0 if bbox_rotation is None else float(
+            np.asarray(bbox_rotation).reshape(-1)[0])
+        input_bboxes = self.bbox_to_input(bbox, input_center, input_scale,
+                                          rotation)
+        center, unit = self.box_frame(input_bboxes)
+        labelled = labelled_mask(keypoints, keypoints_visible)
+        encoded = dict(
+            keypoint_labels=to_frame(keypoints, center, unit).astype(
+                np.float32),
+            keypoint_weights=labelled.astype(np.float32),
+            keypoint_visibility=(labelled & inside_input(
+                keypoints, self.input_size)).astype(np.float32),
+            input_bboxes=input_bboxes.astype(np.float32))
+        areas = areas_in_input(num, area, bbox, input_scale, self.input_size)
+        if areas is not None:
+            encoded['areas'] = (areas / unit**2).astype(np.float32)
+        return encoded
+
+    def decode(self, coords: np.ndarray,
+               visibility_logits: Optional[np.ndarray] = None,
+               input_bboxes: Optional[np.ndarray] = None
+               ) -> Tuple[np.ndarray, np.ndarray]:
+        """Box-frame coordinates -> model-input pixels.
+
+        Args:
+            coords: (N, K, 2) box-frame coordinates.
+            visibility_logits: (N, K) visibility logits, optional.
+            input_bboxes: (N, 4) xyxy boxes in model-input pixels (required;
+                see :meth:`bbox_to_input`).
+
+        Returns:
+            keypoints (N, K, 2) in model-input pixels and scores (N, K).
+        """
+        if input_bboxes is None:
+            raise ValueError('KPBBoxLabel.decode needs the person boxes in '
+                             'model-input pixels (input_bboxes)')
+        coords = np.asarray(coords, dtype=np.float64)
+        center, unit = self.box_frame(input_bboxes)
+        keypoints = from_frame(coords, center, unit).astype(np.float32)
+        if visibility_logits is None:
+            scores = np.ones(coords.shape[:2], dtype=np.float32)
+        else:
+            scores = visibility_scores(visibility_logits)
+        return keypoints, scores
+
+    def batch_decode(self, coords: Tensor, visibility_logits: Tensor,
+                     input_bboxes: Tensor
+                     ) -> Tuple[List[np.ndarray], List[np.ndarray]]:
+        """Decode a batch at once.
+
+        Args:
+            coords: (B, K, 2) box-frame coordinates.
+            visibility_logits: (B, K).
+            input_bboxes: (B, 4) xyxy in model-input pixels.
+
+        Returns:
+            per-sample lists of keypoints (1, K, 2) and scores (1, K).
+        """
+        keypoints, scores = self.decode(
+            coords.detach().cpu().numpy(),
+            visibility_logits.detach().cpu().numpy(),
+            input_bboxes.detach().cpu().numpy())
+        return list(keypoints[:, None]), list(scores[:, None])

@@ -1,0 +1,1 @@
+from . import backbones, heads, losses  # noqa: F401  (registration)

@@ -1,0 +1,6 @@
+from .bce_loss import KPBCELoss
+from .l1_loss import KPL1Loss
+from .mse_loss import KPMSELoss
+from .oks_loss import KPOKSLoss
+
+__all__ = ['KPBCELoss', 'KPL1Loss', 'KPMSELoss', 'KPOKSLoss']

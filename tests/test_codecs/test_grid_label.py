@@ -1,0 +1,122 @@
+"""KPGridLabel: construction checks and property-tested round trips."""
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kp_plugins.codecs import KPGridLabel
+from kp_plugins.utils.flip import flip_grid_outputs
+
+
+def ideal_outputs(codec: KPGridLabel, encoded: dict):
+    """The network output a perfect grid head would give for ``encoded``:
+    (N, K, Gh, Gw) logits, +20 at the true cell, -20 elsewhere, and the
+    encoded offsets at the true cell."""
+    gw, gh = codec.grid_size
+    n, k = encoded['keypoint_weights'].shape
+    presence = np.full((n, k, gh * gw), -20.0, dtype=np.float32)
+    offsets = np.zeros((n, k, 2, gh * gw), dtype=np.float32)
+    for i in range(n):
+        for j in range(k):
+            if encoded['keypoint_weights'][i, j] > 0:
+                cell = encoded['keypoint_cells'][i, j]
+                presence[i, j, cell] = 20.0
+                offsets[i, j, :, cell] = encoded['keypoint_offsets'][i, j]
+    return (presence.reshape(n, k, gh, gw), offsets.reshape(n, k, 2, gh, gw))
+
+
+@st.composite
+def grid_case(draw):
+    gw, gh = draw(st.integers(1, 12)), draw(st.integers(1, 12))
+    cw, ch = draw(st.integers(1, 16)), draw(st.integers(1, 16))
+    w, h = gw * cw, gh * ch
+    n, k = draw(st.integers(1, 2)), draw(st.integers(1, 6))
+
+    def coord(size, cell, cells):
+        special = [0.0, size - 1.0, size - 1.0 - 1e-4, -0.5, size - 0.5,
+                   float(size)] + [float(i * cell) for i in range(cells + 1)]
+        return draw(st.one_of(
+            st.sampled_from(special),
+            st.floats(-0.3 * size - 2, 1.3 * size + 2, allow_nan=False)))
+
+    keypoints = np.array([[[coord(w, cw, gw), coord(h, ch, gh)]
+                           for _ in range(k)] for _ in range(n)],
+                         dtype=np.float32)
+    visible = np.array(draw(st.lists(st.sampled_from([0.0, 1.0]),
+                                     min_size=n * k, max_size=n * k)),
+                       dtype=np.float32).reshape(n, k)
+    return (w, h), (gw, gh), keypoints, visible
+
+
+@settings(max_examples=300, deadline=None)
+@given(grid_case())
+def test_round_trip_recovers_in_input_keypoints(case):
+    input_size, grid_size, keypoints, visible = case
+    codec = KPGridLabel(input_size, grid_size)
+    encoded = codec.encode(keypoints, visible)
+    w, h = input_size
+    inside = ((keypoints[..., 0] >= 0) & (keypoints[..., 0] <= w - 1) &
+              (keypoints[..., 1] >= 0) & (keypoints[..., 1] <= h - 1))
+    expected_weight = (inside & (visible > 0.5)).astype(np.float32)
+    np.testing.assert_array_equal(encoded['keypoint_weights'], expected_weight)
+    assert encoded['keypoint_cells'].dtype == np.int64
+    valid = expected_weight > 0
+    assert np.all(encoded['keypoint_offsets'][valid] >= 0)
+    assert np.all(encoded['keypoint_offsets'][valid] < 1)
+
+    presence, offsets = ideal_outputs(codec, encoded)
+    decoded, scores = codec.decode(presence, offsets)
+    assert decoded.shape == keypoints.shape
+    error = np.abs(decoded - keypoints).max(axis=-1)
+    assert np.all(error[valid] <= 0.5), error[valid].max()
+    assert np.all(scores[valid] > 0.99)
+
+    batch_kpts, batch_scores = codec.batch_decode(
+        torch.from_numpy(presence), torch.from_numpy(offsets))
+    np.testing.assert_allclose(np.concatenate(batch_kpts), decoded, atol=1e-4)
+    np.testing.assert_allclose(np.concatenate(batch_scores), scores, atol=1e-6)
+
+
+@settings(max_examples=100, deadline=None)
+@given(grid_case())
+def test_flipped_outputs_map_back_exactly(case):
+    """Outputs predicted on the mirrored input, mapped back with
+    flip_grid_outputs, decode to the original keypoints."""
+    input_size, grid_size, keypoints, visible = case
+    codec = KPGridLabel(input_size, grid_size)
+    k = keypoints.shape[1]
+    flip_indices = list(range(k))[::-1]
+    mirrored = keypoints[:, flip_indices].copy()
+    mirrored[..., 0] = input_size[0] - 1 - mirrored[..., 0]
+    encoded = codec.encode(mirrored, visible[:, flip_indices])
+    presence, offsets = ideal_outputs(codec, encoded)
+    back_presence, back_offsets = flip_grid_outputs(
+        torch.from_numpy(presence), torch.from_numpy(offsets), flip_indices,
+        codec.cell_size[0])
+    decoded, _ = codec.decode(back_presence.numpy(), back_offsets.numpy())
+    valid = encoded['keypoint_weights'][:, flip_indices] > 0
+    error = np.abs(decoded - keypoints).max(axis=-1)
+    assert np.all(error[valid] <= 0.5)
+
+
+def test_grid_that_does_not_tile_is_rejected():
+    with pytest.raises(ValueError, match='does not tile'):
+        KPGridLabel(input_size=(192, 256), grid_size=(25, 32))
+    with pytest.raises(ValueError, match='positive integers'):
+        KPGridLabel(input_size=(192, 256), grid_size=(0, 32))
+
+
+def test_unlabelled_and_outside_keypoints_get_zero_weight():
+    codec = KPGridLabel((96, 128), (12, 16))
+    keypoints = np.array([[[10, 10], [50, 60], [-3, 20], [40, 130]]],
+                         dtype=np.float32)
+    visible = np.array([[1, 0, 1, 1]], dtype=np.float32)
+    encoded = codec.encode(keypoints, visible, area=np.array(400.0),
+                           input_scale=np.array([192.0, 256.0]))
+    np.testing.assert_array_equal(encoded['keypoint_weights'], [[1, 0, 0, 0]])
+    # area: image px^2 -> input px^2 with the crop's scale factor 96 / 192
+    np.testing.assert_allclose(encoded['areas'], [100.0])
+    # cell of (10, 10) with 8 px cells: (1, 1) -> flat 1 * 12 + 1
+    assert encoded['keypoint_cells'][0, 0] == 13
+    np.testing.assert_allclose(encoded['keypoint_offsets'][0, 0], [0.25, 0.25])
