@@ -8,10 +8,13 @@ from typing import List, Optional
 from conftest import REPO_ROOT
 
 
-def shared_coco_options(coco_root: str, splits=('train', 'val', 'test')) -> List[str]:
+def shared_coco_options(coco_root: str, splits=('train', 'val', 'test'),
+                        evaluator_ann: bool = True) -> List[str]:
     """--cfg-options that point a config built on configs/_base_/datasets/
     coco_topdown.py at ../shared/data/coco_trainval (train on the train split,
-    evaluate on the val split) with single-process loading."""
+    evaluate on the val split) with single-process loading. ``evaluator_ann=False``
+    leaves the evaluators' ``ann_file`` alone (configs that score the
+    dataset's own, filtered ground truth)."""
     root = coco_root.rstrip('/') + '/'
     opts = []
     for split in splits:
@@ -20,7 +23,7 @@ def shared_coco_options(coco_root: str, splits=('train', 'val', 'test')) -> List
         opts += [f'{key}.dataset.data_root={root}', f'{key}.dataset.ann_file={ann}',
                  f'{key}.dataset.data_prefix.img=images/', f'{key}.num_workers=0',
                  f'{key}.persistent_workers=False']
-        if split != 'train':
+        if split != 'train' and evaluator_ann:
             opts.append(f'{split}_evaluator.ann_file={root}{ann}')
     return opts
 
