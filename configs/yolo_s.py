@@ -19,6 +19,10 @@ _base_ = [
     './_base_/datasets/coco_topdown.py',
 ]
 
+# One-stage, bottom-up: MMPoseInferencer / init_model read the top-level
+# data_mode (the coco_topdown base says 'topdown').
+data_mode = 'bottomup'
+
 # ---------------------------------------------------------------- schedule
 train_cfg = dict(by_epoch=True, max_epochs=300, val_interval=10, dynamic_intervals=[(280, 1)])
 auto_scale_lr = dict(base_batch_size=256)

@@ -72,8 +72,9 @@ def missing_data_paths(cfg: Config,
             if _generates_own_data(ds.get('type')):
                 continue
             root = ds.get('data_root') or ''
-            if root and not osp.isdir(root):
-                inside = [p for p in [ds.get('ann_file'), *(ds.get('data_prefix') or {}).values()] if p]
+            inside = [p for p in [ds.get('ann_file'), *(ds.get('data_prefix') or {}).values()]
+                      if p and not osp.isabs(p)]
+            if root and inside and not osp.isdir(root):
                 what = f' (expected to hold {", ".join(inside)})' if inside else ''
                 missing.append((f'{key}.data_root', f'{root}{what}'))
                 continue

@@ -1,0 +1,145 @@
+"""Top-down poses for given person boxes, as JSON and as drawings.
+
+Thin wrappers around MMPose's own API (``mmpose.apis.init_model``,
+``inference_topdown``, ``PoseLocalVisualizer``) that work the same for
+kp_plugins' and MMPose's configs: importing kp_plugins first registers our
+heads and codecs, and makes MMEngine checkpoints loadable under
+``torch.load(weights_only=True)``.
+
+Symbols: ``N`` persons, ``K`` keypoints.
+"""
+import os.path as osp
+from typing import List, Optional
+
+import numpy as np
+
+from .person_detection import default_device, resolve_config_path
+
+
+class PoseModelError(ValueError):
+    """A pose config or checkpoint that cannot be used for inference."""
+
+
+def load_pose_model(config: str, checkpoint: Optional[str], device: Optional[str] = None,
+                    cfg_options: Optional[dict] = None):
+    """``mmpose.apis.init_model`` for a top-down config (ours or MMPose's,
+    path or ``mmpose::...``) and a local checkpoint.
+
+    ``model.dataset_meta`` comes from the checkpoint's
+    ``meta.dataset_meta`` (what MMEngine's CheckpointHook saves), else
+    from the config's training dataset.
+
+    Raises:
+        PoseModelError: missing files, a config MMPose cannot build, or a
+            bottom-up model.
+    """
+    import kp_plugins  # noqa: F401  (registers our modules, allows MMEngine checkpoints)
+    from mmengine.config import Config
+    from mmpose.apis import init_model
+
+    try:
+        config = resolve_config_path(config)
+    except ValueError as exc:
+        raise PoseModelError(str(exc)) from exc
+    if checkpoint is not None and not osp.isfile(checkpoint):
+        raise PoseModelError(f'pose checkpoint {checkpoint!r} not found')
+    try:
+        cfg = Config.fromfile(config)
+    except Exception as exc:
+        raise PoseModelError(
+            f'cannot load pose config {config!r}: {type(exc).__name__}: {exc}') from exc
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    model_type = cfg.get('model', {}).get('type')
+    if model_type != 'TopdownPoseEstimator':
+        raise PoseModelError(
+            f'{config!r} builds a {model_type!r}; the demo runs top-down pose models '
+            '(TopdownPoseEstimator) on person boxes')
+    # init_model drops a pretrained init_cfg only without cfg_options; the
+    # checkpoint holds all weights, so never fetch a backbone here.
+    if 'init_cfg' in cfg.model.get('backbone', {}):
+        cfg.model.backbone.init_cfg = None
+    try:
+        return init_model(cfg, checkpoint, device=device or default_device())
+    except Exception as exc:
+        raise PoseModelError(
+            f'cannot build the pose model from {config!r} with {checkpoint!r}: '
+            f'{type(exc).__name__}: {exc}') from exc
+
+
+def predict_poses(model, image: np.ndarray, boxes: np.ndarray):
+    """Poses of the persons in ``boxes`` (``inference_topdown``), merged into
+    one ``PoseDataSample``.
+
+    Args:
+        model: a top-down pose estimator from :func:`load_pose_model`.
+        image: (H, W, 3) uint8 BGR.
+        boxes: (N, 5) ``[x1, y1, x2, y2, score]`` image pixels.
+
+    Returns:
+        PoseDataSample: ``pred_instances`` with ``keypoints`` (N, K, 2),
+        ``keypoint_scores`` (N, K), ``bboxes`` (N, 4), ``bbox_scores`` (N,);
+        ``N == 0`` when there is no box (no whole-image fallback).
+    """
+    from mmengine.structures import InstanceData
+    from mmpose.apis import inference_topdown
+    from mmpose.structures import PoseDataSample, merge_data_samples
+
+    boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 5)
+    if len(boxes) == 0:
+        num_keypoints = model.dataset_meta['num_keypoints']
+        sample = PoseDataSample(metainfo=dict(ori_shape=image.shape[:2]))
+        sample.pred_instances = InstanceData(
+            keypoints=np.zeros((0, num_keypoints, 2), np.float32),
+            keypoint_scores=np.zeros((0, num_keypoints), np.float32),
+            bboxes=np.zeros((0, 4), np.float32), bbox_scores=np.zeros(0, np.float32))
+        return sample
+    samples = inference_topdown(model, image, boxes[:, :4], bbox_format='xyxy')
+    for sample, score in zip(samples, boxes[:, 4]):
+        # inference_topdown gives every box score 1; keep the detector's.
+        sample.pred_instances.bbox_scores = np.array([score], dtype=np.float32)
+    return merge_data_samples(samples)
+
+
+def poses_to_json(sample) -> List[dict]:
+    """One dict per person: ``bbox`` [x1, y1, x2, y2], ``bbox_score``,
+    ``keypoints`` K x [x, y] (image pixels), ``keypoint_scores`` (K)."""
+    pred = sample.pred_instances
+    persons = []
+    for i in range(len(pred.keypoints)):
+        persons.append(dict(
+            bbox=[round(float(v), 2) for v in np.asarray(pred.bboxes[i]).reshape(-1)[:4]],
+            bbox_score=round(float(np.asarray(pred.bbox_scores[i]).reshape(-1)[0]), 5),
+            keypoints=[[round(float(x), 2), round(float(y), 2)]
+                       for x, y in np.asarray(pred.keypoints[i])[:, :2]],
+            keypoint_scores=[round(float(s), 5) for s in np.asarray(pred.keypoint_scores[i])]))
+    return persons
+
+
+def keypoint_names(dataset_meta: dict) -> List[str]:
+    id2name = dataset_meta.get('keypoint_id2name', {})
+    return [id2name.get(i, str(i)) for i in range(dataset_meta['num_keypoints'])]
+
+
+def build_pose_visualizer(dataset_meta: dict, radius: int = 3, line_width: int = 1):
+    """MMPose's ``PoseLocalVisualizer`` with the model's skeleton and colours."""
+    import time
+
+    from mmpose.visualization import PoseLocalVisualizer
+    vis = PoseLocalVisualizer(name=f'kp_plugins_demo_{time.time()}', radius=radius,
+                              line_width=line_width)
+    vis.set_dataset_meta(dataset_meta)
+    return vis
+
+
+def draw_poses(visualizer, image: np.ndarray, sample, kpt_thr: float = 0.3,
+               draw_bbox: bool = True) -> np.ndarray:
+    """The image with skeletons (and boxes) drawn; (H, W, 3) uint8 BGR in
+    and out."""
+    rgb = np.ascontiguousarray(image[..., ::-1])
+    if len(sample.pred_instances) == 0:
+        return image.copy()
+    drawn = visualizer.add_datasample('pose', rgb, data_sample=sample, draw_gt=False,
+                                      draw_heatmap=False, draw_bbox=draw_bbox, show=False,
+                                      kpt_thr=kpt_thr)
+    return np.ascontiguousarray(drawn[..., ::-1])
