@@ -1,0 +1,2 @@
+from . import transforms  # noqa: F401  (registration)
+from .single_person_coco_dataset import KPSinglePersonCocoDataset  # noqa: F401
