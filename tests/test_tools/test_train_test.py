@@ -100,14 +100,16 @@ def test_test_tool_prints_coco_ap(trained, tmp_path):
     assert dump.stat().st_size > 0
 
 
-def test_missing_coco_stops_with_clear_message(tmp_path):
-    res = run_tool([tool('train.py'), osp.join(REPO_ROOT, 'configs', 'heatmap_r50.py'),
+@pytest.mark.parametrize('config', ['heatmap_r50', 'grid_r50'])
+def test_missing_coco_stops_with_clear_message(tmp_path, config):
+    res = run_tool([tool('train.py'), osp.join(REPO_ROOT, 'configs', f'{config}.py'),
                     '--work-dir', str(tmp_path / 'w')], cwd=str(tmp_path), timeout=300)
     assert res.returncode != 0
     out = res.stdout
     assert 'data/coco/' in out
     assert 'annotations/person_keypoints_train2017.json' in out
     assert '--cfg-options' in out and 'train_dataloader.dataset.data_root' in out
+    assert 'configs/quickstart.py' in out  # points to the zero-download quick start
     assert 'Traceback' not in out
     assert not osp.exists(tmp_path / 'w' / 'epoch_1.pth')
 
