@@ -6,9 +6,11 @@ and by the approaches benchmark. Symbols: ``N`` batch size, ``H x W`` the
 model input (``codec.input_size`` is ``(W, H)``).
 """
 import copy
+import logging
 import statistics
 import time
-from typing import Callable, Dict, List, Optional, Tuple
+import warnings
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -108,8 +110,12 @@ def count_parameters(module: torch.nn.Module) -> int:
 def measure_latency(model: torch.nn.Module, inputs: torch.Tensor, data_samples: list,
                     warmup: int = 3, repeats: int = 10,
                     flip_test: bool = False) -> Dict[str, float]:
-    """Latency (ms, median) of the backbone (+neck), of head forward + decode
-    on precomputed features, and of the whole ``model.predict``.
+    """Latency (ms, median) of the backbone alone, of everything after it
+    (neck + head forward + decode, on precomputed backbone features) and of
+    the whole ``model.predict``.
+
+    A neck counts as head cost: MMPose's RegressionHead recipes pool in a
+    ``GlobalAveragePooling`` neck, which other heads do inside the head.
 
     Args:
         inputs (Tensor): (N, 3, H, W) preprocessed batch.
@@ -121,21 +127,115 @@ def measure_latency(model: torch.nn.Module, inputs: torch.Tensor, data_samples: 
     test_cfg['flip_test'] = flip_test
     saved_cfg = model.test_cfg
     model.test_cfg = test_cfg
+
+    def neck(x):
+        return model.neck(x) if getattr(model, 'with_neck', False) else x
+
     try:
         with torch.no_grad():
-            feats = model.extract_feat(inputs)
-        backbone_ms = median_ms(lambda: model.extract_feat(inputs), warmup, repeats)
-        if flip_test:
-            feats_flip = model.extract_feat(inputs.flip(-1))
-            head_feats = [feats, feats_flip]
-        else:
-            head_feats = feats
-        head_ms = median_ms(
-            lambda: model.head.predict(head_feats, data_samples, test_cfg=test_cfg),
-            warmup, repeats)
+            feats = model.backbone(inputs)
+            feats_flip = model.backbone(inputs.flip(-1)) if flip_test else None
+        backbone_ms = median_ms(lambda: model.backbone(inputs), warmup, repeats)
+
+        def head_and_decode():
+            head_feats = neck(feats)
+            if flip_test:
+                head_feats = [head_feats, neck(feats_flip)]
+            return model.head.predict(head_feats, data_samples, test_cfg=test_cfg)
+
+        head_ms = median_ms(head_and_decode, warmup, repeats)
         # predict() only (re)sets pred_instances on the samples: reusable.
         full_ms = median_ms(lambda: model.predict(inputs, data_samples),
                             max(1, warmup // 2), max(3, repeats // 2))
     finally:
         model.test_cfg = saved_cfg
     return dict(backbone_ms=backbone_ms, head_decode_ms=head_ms, full_ms=full_ms)
+
+
+class _TensorForward(torch.nn.Module):
+    """``model._forward``: backbone (+neck) and head tensors, no decode (what
+    a FLOP counter can trace)."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, inputs: torch.Tensor):
+        return self.model._forward(inputs)
+
+
+class _Backbone(_TensorForward):
+    """``model.backbone`` alone."""
+
+    def forward(self, inputs: torch.Tensor):
+        return self.model.backbone(inputs)
+
+
+def count_flops(model: torch.nn.Module, input_hw: Tuple[int, int],
+                part: str = 'model') -> Optional[int]:
+    """FLOPs of one forward pass at batch 1 (``mmengine.analysis``, which
+    counts a multiply-add as one FLOP), of the whole model or of
+    ``part='backbone'`` (the backbone alone, as in :func:`measure_latency`);
+    ``None`` when tracing fails.
+
+    Args:
+        input_hw: ``(H, W)`` of the model input.
+    """
+    from mmengine.analysis import get_model_complexity_info
+    from mmengine.logging import MMLogger
+    if part == 'model':
+        module = _TensorForward(model)
+    elif part == 'backbone':
+        module = _Backbone(model)
+    else:
+        raise ValueError(f"part must be 'model' or 'backbone', got {part!r}")
+    inputs = torch.zeros(1, 3, *input_hw)
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel(logging.ERROR)  # per-operator "unsupported" notes
+    try:
+        with torch.no_grad():
+            info = get_model_complexity_info(module.eval(), inputs=(inputs, ),
+                                             show_table=False, show_arch=False)
+    except Exception as exc:  # a head the tracer cannot follow
+        warnings.warn(f'FLOP count failed for {type(model.head).__name__}: {exc}')
+        return None
+    finally:
+        logger.setLevel(level)
+    return int(info['flops'])
+
+
+def input_hw(cfg: Config) -> Tuple[int, int]:
+    """``(H, W)`` of a top-down config's model input (its ``TopdownAffine``)."""
+    for step in cfg.val_dataloader.dataset.pipeline:
+        if step['type'] == 'TopdownAffine':
+            w, h = step['input_size']
+            return int(h), int(w)
+    raise ValueError('no TopdownAffine step in the val pipeline: not a top-down config')
+
+
+def speed_and_size(cfg: Config, batch_sizes: Sequence[int] = (1, 32), warmup: int = 3,
+                   repeats: int = 10, flops: bool = True) -> dict:
+    """Size and CPU latency of one top-down config (random weights: speed
+    does not depend on them), on the threads torch is set to.
+
+    Returns:
+        dict: ``params``, ``backbone_params`` and ``head_params`` (counts),
+        ``flops`` and ``backbone_flops`` (batch 1), ``input`` ("HxW"), ``threads``, and per
+        batch size ``latency[N]`` = ``{backbone_ms, head_decode_ms, full_ms}``
+        (medians; ``full_ms`` is the whole ``predict``: forward + decode,
+        no flip test).
+    """
+    model = build_pose_model(cfg)
+    hw = input_hw(cfg)
+    out = dict(input=f'{hw[0]}x{hw[1]}', threads=torch.get_num_threads(),
+               params=count_parameters(model),
+               backbone_params=count_parameters(model.backbone),
+               head_params=count_parameters(model.head) if model.with_head else 0,
+               flops=count_flops(model, hw) if flops else None,
+               backbone_flops=count_flops(model, hw, 'backbone') if flops else None,
+               latency={})
+    for bs in batch_sizes:
+        inputs, samples = make_batch(model, cfg, bs)
+        out['latency'][int(bs)] = measure_latency(model, inputs, samples, warmup, repeats)
+    return out

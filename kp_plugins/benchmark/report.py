@@ -1,0 +1,237 @@
+"""Turn the benchmark's per-entry results into a Markdown table, a CSV and
+PNG plots (matplotlib, Agg backend).
+
+A *row* is a flat dict (one entry under one backbone/input); the columns are
+listed in :data:`COLUMNS`. Missing values are ``None`` and print as "–".
+"""
+import csv
+import math
+import os.path as osp
+from typing import Dict, List, Optional, Sequence
+
+#: CSV columns: (key, Markdown header, format).
+COLUMNS = [
+    ('section', 'section', '{}'),
+    ('entry', 'entry', '{}'),
+    ('approach', 'approach', '{}'),
+    ('backbone', 'backbone', '{}'),
+    ('input', 'input', '{}'),
+    ('params_m', 'params (M)', '{:.2f}'),
+    ('head_params_m', 'head params (M)', '{:.3f}'),
+    ('gflops', 'GFLOPs', '{:.3f}'),
+    ('latency_b1_ms', 'predict ms b1', '{:.1f}'),
+    ('latency_bN_ms', 'predict ms bN', '{:.1f}'),
+    ('latency_batch', 'N', '{}'),
+    ('head_decode_b1_ms', 'head+decode ms b1', '{:.2f}'),
+    ('head_decode_bN_ms', 'head+decode ms bN', '{:.2f}'),
+    ('backbone_b1_ms', 'backbone ms b1', '{:.1f}'),
+    ('threads', 'threads', '{}'),
+    ('s_per_iter', 's/iter', '{:.2f}'),
+    ('train_samples_per_s', 'train samples/s', '{:.1f}'),
+    ('peak_rss_gb', 'peak RSS (GB)', '{:.2f}'),
+    ('train_min', 'train min', '{:.1f}'),
+    ('coco_ap', 'AP', '{:.4f}'),
+    ('coco_ap50', 'AP50', '{:.4f}'),
+    ('coco_ar', 'AR', '{:.4f}'),
+    ('pck', 'PCK@0.2', '{:.3f}'),
+    ('epe', 'EPE (px)', '{:.1f}'),
+    ('status', 'status', '{}'),
+]
+MISSING = '–'
+
+
+def fmt(value, spec: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return MISSING
+    try:
+        return spec.format(value)
+    except (ValueError, TypeError):
+        return str(value)
+
+
+def markdown_table(rows: Sequence[dict], keys: Sequence[str]) -> str:
+    spec = {k: (h, f) for k, h, f in COLUMNS}
+    lines = ['| ' + ' | '.join(spec[k][0] for k in keys) + ' |',
+             '|' + '---|' * len(keys)]
+    for row in rows:
+        lines.append('| ' + ' | '.join(fmt(row.get(k), spec[k][1]) for k in keys) + ' |')
+    return '\n'.join(lines)
+
+
+ACCURACY_KEYS = ['entry', 'approach', 'params_m', 'gflops', 'latency_b1_ms', 'latency_bN_ms',
+                 'head_decode_b1_ms', 'train_samples_per_s', 'peak_rss_gb', 'train_min',
+                 'coco_ap', 'coco_ar', 'pck', 'epe', 'status']
+R50_KEYS = ['entry', 'params_m', 'head_params_m', 'gflops', 'backbone_b1_ms',
+            'head_decode_b1_ms', 'head_decode_bN_ms', 'latency_b1_ms', 'latency_bN_ms']
+
+
+def write_markdown(path: str, title: str, header_lines: Sequence[str],
+                   protocol_rows: Sequence[dict], r50_rows: Sequence[dict],
+                   notes: Sequence[str] = ()) -> None:
+    batch = next((r['latency_batch'] for r in list(protocol_rows) + list(r50_rows)
+                  if r.get('latency_batch')), 'N')
+    parts = [f'# {title}', '', *header_lines, '']
+    parts += [f'## Accuracy, speed and size (latency: whole predict, no flip test; '
+              f'bN = batch {batch})', '', markdown_table(protocol_rows, ACCURACY_KEYS), '']
+    if r50_rows:
+        parts += ['## Head cost on ResNet-50 256x192 (random weights, speed and size only)',
+                  '', markdown_table(r50_rows, R50_KEYS), '']
+    if notes:
+        parts += ['## Notes', '', *[f'- {n}' for n in notes], '']
+    with open(path, 'w') as f:
+        f.write('\n'.join(parts))
+
+
+def write_csv(path: str, rows: Sequence[dict]) -> None:
+    keys = [k for k, _, _ in COLUMNS]
+    with open(path, 'w', newline='') as f:
+        writer = csv.DictWriter(f, fieldnames=keys, extrasaction='ignore')
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: ('' if row.get(k) is None else row.get(k)) for k in keys})
+
+
+def _pyplot():
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def plot_accuracy_vs_latency(path: str, rows: Sequence[dict], title: str) -> None:
+    """Two panels: COCO AP and PCK@0.2 against batch-1 latency."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
+    for ax, key, label in ((axes[0], 'coco_ap', 'COCO AP (val, GT boxes)'),
+                           (axes[1], 'pck', 'PCK@0.2 (bbox-normalized)')):
+        for row in rows:
+            x, y = row.get('latency_b1_ms'), row.get(key)
+            if x is None or y is None:
+                continue
+            ax.scatter([x], [y], s=40)
+            ax.annotate(row['entry'], (x, y), textcoords='offset points', xytext=(4, 4),
+                        fontsize=8)
+        ax.set_xlabel('CPU latency, batch 1, forward + decode (ms)')
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_loss_curves(path: str, curves: Dict[str, List[dict]], title: str) -> None:
+    """One panel per entry: every logged loss term against the epoch."""
+    plt = _pyplot()
+    names = [n for n, c in curves.items() if c]
+    if not names:
+        names = list(curves) or ['(none)']
+    cols = min(4, len(names))
+    rows = int(math.ceil(len(names) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3.2 * rows), squeeze=False)
+    for ax, name in zip(axes.flat, names):
+        records = curves.get(name) or []
+        keys = sorted({k for r in records for k in r if k.startswith('loss_')})
+        if len(keys) != 1:  # the total only when it is not the single term
+            keys = ['loss'] + keys
+        for key in keys:
+            xs = [r['epoch'] for r in records if key in r]
+            ys = [r[key] for r in records if key in r]
+            ax.plot(xs, ys, label=key, lw=1.2)
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel('epoch')
+        if keys:
+            ax.legend(fontsize=7)
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(names):]:
+        ax.axis('off')
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+VAL_PANELS = (('coco/AP', 'COCO AP'), ('PCK', 'PCK@0.2'), ('EPE', 'EPE (px)'))
+
+
+def plot_val_per_epoch(path: str, curves: Dict[str, List[dict]], title: str) -> None:
+    """COCO AP, PCK@0.2 and EPE after every epoch, one line per entry."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(VAL_PANELS), figsize=(15, 4.2))
+    for ax, (key, label) in zip(axes, VAL_PANELS):
+        for name, records in curves.items():
+            pts = [(r['epoch'], r[key]) for r in records if r.get(key) is not None]
+            if pts:
+                ax.plot(*zip(*pts), marker='o', ms=3, label=name)
+        ax.set_xlabel('epoch')
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+    handles, labels = axes[0].get_legend_handles_labels()
+    for ax in axes[1:]:
+        h, lab = ax.get_legend_handles_labels()
+        for hh, ll in zip(h, lab):
+            if ll not in labels:
+                handles.append(hh)
+                labels.append(ll)
+    if handles:
+        fig.legend(handles, labels, loc='lower center', ncol=min(8, len(labels)), fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def speed_columns(speed: Optional[dict], big_batch: Optional[int]) -> dict:
+    """Flatten a :func:`~kp_plugins.benchmark.speed.speed_and_size` result
+    into row columns."""
+    if not speed:
+        return {}
+    lat = {int(k): v for k, v in (speed.get('latency') or {}).items()}
+    b1 = lat.get(1, {})
+    bn = lat.get(big_batch, {}) if big_batch else {}
+
+    def div(v, d):
+        return None if v is None else v / d
+
+    return dict(
+        input=speed.get('input'), threads=speed.get('threads'),
+        params_m=div(speed.get('params'), 1e6), head_params_m=div(speed.get('head_params'), 1e6),
+        gflops=div(speed.get('flops'), 1e9),
+        latency_b1_ms=b1.get('full_ms'), latency_bN_ms=bn.get('full_ms'),
+        latency_batch=big_batch if bn else None,
+        head_decode_b1_ms=b1.get('head_decode_ms'), head_decode_bN_ms=bn.get('head_decode_ms'),
+        backbone_b1_ms=b1.get('backbone_ms'))
+
+
+def floor_row(section: str, backbone: str, speeds: Sequence[dict],
+              big_batch: Optional[int]) -> Optional[dict]:
+    """The backbone-only row: its parameters and FLOPs, and the median of
+    the entries' backbone latencies (one measurement per entry)."""
+    speeds = [s for s in speeds if s and s.get('latency')]
+    if not speeds:
+        return None
+
+    def median(values):
+        values = sorted(v for v in values if v is not None)
+        if not values:
+            return None
+        mid = len(values) // 2
+        return values[mid] if len(values) % 2 else 0.5 * (values[mid - 1] + values[mid])
+
+    def lat(s, bs):
+        return ({int(k): v for k, v in s['latency'].items()}.get(bs) or {}).get('backbone_ms')
+
+    first = speeds[0]
+    b1 = median(lat(s, 1) for s in speeds)
+    bn = median(lat(s, big_batch) for s in speeds) if big_batch else None
+    return dict(section=section, entry='backbone only (floor)', approach='–', backbone=backbone,
+                input=first.get('input'), threads=first.get('threads'),
+                params_m=first['backbone_params'] / 1e6 if first.get('backbone_params') else None,
+                head_params_m=0.0,
+                gflops=first['backbone_flops'] / 1e9 if first.get('backbone_flops') else None,
+                latency_b1_ms=b1, latency_bN_ms=bn, latency_batch=big_batch if bn else None,
+                backbone_b1_ms=b1, head_decode_b1_ms=0.0, head_decode_bN_ms=0.0 if bn else None)
+
+
+def exists(path: str) -> bool:
+    return osp.isfile(path) and osp.getsize(path) > 0

@@ -1,0 +1,198 @@
+"""The YOLO entry (approach 5): Ultralytics yolo11n-pose trained by its own
+trainer (tools/train_yolo.py) on the protocol's images (COCO train split +
+LSPET), scored on the val split by MMPose's CocoMetric (tools/test_yolo.py).
+
+It is optional: :func:`yolo_unavailable` says why it cannot run (tools or
+Ultralytics missing) and the benchmark skips it with that message.
+"""
+import csv
+import importlib.util
+import json
+import os
+import os.path as osp
+import sys
+from typing import Dict, List, Optional, Sequence
+
+import yaml
+
+from .entries import REPO_ROOT
+from .protocol import Protocol
+
+TRAIN_TOOL = osp.join(REPO_ROOT, 'tools', 'train_yolo.py')
+TEST_TOOL = osp.join(REPO_ROOT, 'tools', 'test_yolo.py')
+MODEL_YAML = 'yolo11n-pose.yaml'
+
+
+def yolo_unavailable() -> Optional[str]:
+    """``None`` when the YOLO entry can run, else the reason it cannot."""
+    missing = [p for p in (TRAIN_TOOL, TEST_TOOL) if not osp.isfile(p)]
+    if missing:
+        return f'{", ".join(osp.relpath(p, REPO_ROOT) for p in missing)} not found'
+    if importlib.util.find_spec('ultralytics') is None:
+        return 'the ultralytics package is not installed'
+    try:
+        from kp_plugins.ultralytics import convert  # noqa: F401
+    except Exception as exc:  # a half-written module
+        return f'kp_plugins.ultralytics does not import ({type(exc).__name__}: {exc})'
+    return None
+
+
+def _subset_json(src: str, dst: str, num_images: int) -> str:
+    """The first ``num_images`` images of a COCO file (and their persons)."""
+    with open(src) as f:
+        coco = json.load(f)
+    images = coco['images'][:num_images]
+    ids = {img['id'] for img in images}
+    coco['images'] = images
+    coco['annotations'] = [a for a in coco['annotations'] if a['image_id'] in ids]
+    os.makedirs(osp.dirname(dst), exist_ok=True)
+    with open(dst, 'w') as f:
+        json.dump(coco, f)
+    return dst
+
+
+def prepare_data(protocol: Protocol, out_dir: str,
+                 subset_images: Optional[Sequence[int]] = None) -> Dict[str, object]:
+    """Convert the protocol's COCO-format sets to YOLO-pose labels (symlinked
+    images, under ``out_dir``) and write one dataset YAML whose ``train``
+    lists both sources.
+
+    Args:
+        subset_images: ``(coco, lspet)`` numbers of images to keep (quick
+            runs), ``None`` for all.
+
+    Returns:
+        dict: ``data_yaml`` and ``train_images`` (count).
+    """
+    from kp_plugins.ultralytics.convert import cached_coco_to_yolo
+
+    coco_img = osp.join(protocol.coco_root, 'images')
+    lspet_img = osp.join(protocol.lspet_root, 'images')
+    coco_train = osp.join(protocol.coco_root, 'annotations_train.json')
+    lspet_train = osp.join(protocol.lspet_root, 'annotations.json')
+    if subset_images:
+        coco_train = _subset_json(coco_train, osp.join(out_dir, 'subsets', 'coco_train.json'),
+                                  subset_images[0])
+        lspet_train = _subset_json(lspet_train, osp.join(out_dir, 'subsets', 'lspet.json'),
+                                   subset_images[1])
+    cache = osp.join(out_dir, 'converted')
+    coco = cached_coco_to_yolo({'train': (coco_train, coco_img),
+                                'val': (protocol.val_ann_file, coco_img)}, cache)
+    lspet = cached_coco_to_yolo({'train': (lspet_train, lspet_img)}, cache)
+    with open(coco['data_yaml']) as f:
+        data = yaml.safe_load(f)
+    lspet_root = osp.dirname(lspet['data_yaml'])
+    data['train'] = [osp.join(data['path'], 'images', 'train'),
+                     osp.join(lspet_root, 'images', 'train')]
+    data['val'] = osp.join(data['path'], 'images', 'val')
+    data_yaml = osp.join(out_dir, 'data.yaml')
+    with open(data_yaml, 'w') as f:
+        f.write('# coco_trainval train split + lspet_subset (kp_plugins benchmark)\n')
+        yaml.safe_dump(data, f, sort_keys=False, default_flow_style=None)
+    train_images = (coco['splits']['train']['images'] + lspet['splits']['train']['images'])
+    return dict(data_yaml=data_yaml, train_images=train_images)
+
+
+def train_command(data_yaml: str, run_dir: str, protocol: Protocol, imgsz: int,
+                  python: str = sys.executable) -> List[str]:
+    return [python, TRAIN_TOOL, MODEL_YAML, '--data', data_yaml, '--work-dir', run_dir,
+            '--epochs', str(protocol.epochs), '--imgsz', str(imgsz),
+            '--batch', str(protocol.batch_size), '--workers', str(protocol.workers),
+            '--seed', str(protocol.seed), '--device', 'cpu']
+
+
+def test_command(weights: str, protocol: Protocol, imgsz: int, out_dir: str,
+                 python: str = sys.executable) -> List[str]:
+    return [python, TEST_TOOL, weights, '--data-root', protocol.coco_root,
+            '--ann-file', 'annotations_val.json', '--img-dir', 'images/',
+            '--work-dir', out_dir, '--imgsz', str(imgsz), '--device', 'cpu']
+
+
+def read_results_csv(run_dir: str) -> List[dict]:
+    """Ultralytics' per-epoch ``results.csv`` as dicts of floats."""
+    path = osp.join(run_dir, 'results.csv')
+    if not osp.isfile(path):
+        return []
+    rows = []
+    with open(path) as f:
+        for row in csv.DictReader(f):
+            out = {}
+            for k, v in row.items():
+                try:
+                    out[k.strip()] = float(v)
+                except (TypeError, ValueError):
+                    pass
+            rows.append(out)
+    return rows
+
+
+def curves_from_results(rows: List[dict]) -> Dict[str, List[dict]]:
+    """Loss terms per epoch (``train/*_loss`` -> ``loss_*``) and the
+    trainer's own pose mAP50-95 per epoch (Ultralytics' metric, not
+    CocoMetric; kept under ``coco/AP`` for the per-epoch plot)."""
+    loss, val = [], []
+    for r in rows:
+        epoch = r.get('epoch')
+        terms = {'loss_' + k[len('train/'):-len('_loss')]: v for k, v in r.items()
+                 if k.startswith('train/') and k.endswith('_loss')}
+        if terms:
+            loss.append(dict(epoch=epoch, loss=sum(terms.values()), **terms))
+        ap = r.get('metrics/mAP50-95(P)')
+        if ap is not None:
+            val.append({'epoch': epoch, 'coco/AP': ap})
+    return dict(loss=loss, val=val)
+
+
+def speed_and_size(weights: str, imgsz: int, batch_sizes: Sequence[int], warmup: int,
+                   repeats: int) -> dict:
+    """Parameters, FLOPs (batch 1) and latency of a whole image through the
+    network + NMS (``conf=0.25``, Ultralytics' predict default) at
+    ``imgsz x imgsz``: what the one bottom-up pass costs for all persons of
+    an image (top-down entries pay per person crop)."""
+    import torch
+
+    from kp_plugins.ultralytics.offline import import_ultralytics
+    from .speed import median_ms
+    ultralytics = import_ultralytics(online=False)
+    net = ultralytics.YOLO(weights).model.float().eval()
+    try:
+        from ultralytics.utils.nms import non_max_suppression
+    except ImportError:  # older Ultralytics
+        from ultralytics.utils.ops import non_max_suppression
+    nkpt = int(net.yaml.get('kpt_shape', [17, 3])[0] * net.yaml.get('kpt_shape', [17, 3])[1])
+    out = dict(input=f'{imgsz}x{imgsz}', threads=torch.get_num_threads(),
+               params=sum(p.numel() for p in net.parameters()), head_params=None,
+               backbone_params=None, flops=None, backbone_flops=None, latency={})
+    try:
+        import logging
+
+        from mmengine.analysis import get_model_complexity_info
+        from mmengine.logging import MMLogger
+        logger = MMLogger.get_current_instance()
+        level = logger.level
+        logger.setLevel(logging.ERROR)
+        try:
+            with torch.no_grad():
+                info = get_model_complexity_info(
+                    net, inputs=(torch.zeros(1, 3, imgsz, imgsz), ), show_table=False,
+                    show_arch=False)
+            out['flops'] = int(info['flops'])
+        finally:
+            logger.setLevel(level)
+    except Exception:  # noqa: BLE001  (FLOPs are optional)
+        pass
+    head = net.model[-1]
+    out['head_params'] = sum(p.numel() for p in head.parameters())
+    for bs in batch_sizes:
+        x = torch.rand(bs, 3, imgsz, imgsz)
+
+        def full():
+            preds = net(x)
+            preds = preds[0] if isinstance(preds, (list, tuple)) else preds
+            return non_max_suppression(preds, conf_thres=0.25, iou_thres=0.7, nc=1)
+
+        with torch.no_grad():
+            full_ms = median_ms(full, warmup, repeats)
+        out['latency'][int(bs)] = dict(backbone_ms=None, head_decode_ms=None, full_ms=full_ms)
+    out['nkpt'] = nkpt
+    return out
