@@ -8,20 +8,13 @@ _base_ = ['./grid_r50.py']
 codec = _base_.codec
 
 train_pipeline = [
-    dict(type='LoadImage'),
-    dict(type='KPWholeImageBBox'),
-    dict(type='GetBBoxCenterScale', padding=1.0),
-    dict(type='RandomFlip', direction='horizontal'),
-    dict(type='RandomBBoxTransform', shift_prob=0.0, rotate_factor=30.0,
-         scale_factor=(0.8, 1.2)),
+    *_base_.wholeimage_train_pipeline_head,
     dict(type='TopdownAffine', input_size=codec['input_size']),
     dict(type='GenerateTarget', encoder=codec),
     dict(type='PackPoseInputs'),
 ]
 val_pipeline = [
-    dict(type='LoadImage'),
-    dict(type='KPWholeImageBBox'),
-    dict(type='GetBBoxCenterScale', padding=1.0),
+    *_base_.wholeimage_val_pipeline_head,
     dict(type='TopdownAffine', input_size=codec['input_size']),
     dict(type='PackPoseInputs'),
 ]

@@ -24,6 +24,21 @@ val_pipeline_head = [
     dict(type='LoadImage'),
     dict(type='GetBBoxCenterScale'),
 ]
+# The single-person whole-image setting (*_wholeimage configs): the box is
+# the whole image (KPWholeImageBBox), no padding, no half-body / shift.
+wholeimage_train_pipeline_head = [
+    dict(type='LoadImage'),
+    dict(type='KPWholeImageBBox'),
+    dict(type='GetBBoxCenterScale', padding=1.0),
+    dict(type='RandomFlip', direction='horizontal'),
+    dict(type='RandomBBoxTransform', shift_prob=0.0, rotate_factor=30.0,
+         scale_factor=(0.8, 1.2)),
+]
+wholeimage_val_pipeline_head = [
+    dict(type='LoadImage'),
+    dict(type='KPWholeImageBBox'),
+    dict(type='GetBBoxCenterScale', padding=1.0),
+]
 
 train_dataloader = dict(
     batch_size=64,
