@@ -1,8 +1,11 @@
 # Approach 2 (grid): KPGridHead on ResNet-50, COCO 256x192.
 # A 24x32 grid of 8-pixel cells (KPGridLabel); per keypoint, presence logits
-# per cell + in-cell offsets, from a 1x1 conv on the stride-32 map and a
-# pixel shuffle (no deconvolution stack). BCE on presence, L1 on offsets
-# (true cell and its neighbours), OKS on softly decoded coordinates.
+# per cell + in-cell offsets. No deconvolution stack: the stride-32 map (2048
+# ch) is reduced to 256 channels, upsampled x2 and fused with the stride-16
+# stage (1024 ch), and one 3x3 conv + pixel shuffle predicts 2x2 cells per
+# fused vector. Softmax cross-entropy over the cells against a Gaussian
+# (1 cell) target, L1 on offsets (true cell and its neighbours), OKS on softly
+# decoded coordinates.
 # No download by default: the backbone starts from scratch (see
 # heatmap_r50.py for ImageNet weights).
 _base_ = [
@@ -20,15 +23,18 @@ model = dict(
         mean=[123.675, 116.28, 103.53],
         std=[58.395, 57.12, 57.375],
         bgr_to_rgb=True),
-    backbone=dict(type='ResNet', depth=50),
+    # stages 3 and 4: 1024 channels at stride 16, 2048 at stride 32
+    backbone=dict(type='ResNet', depth=50, out_indices=(2, 3)),
     head=dict(
         type='KPGridHead',
         in_channels=2048,
         num_keypoints=17,
         in_stride=32,
-        feat_channels=64,
-        presence_loss=dict(
-            type='KPBCELoss', pos_weight=64.0, loss_name='loss_presence'),
+        fuse_in_channels=1024,
+        feat_channels=256,
+        kernel_size=3,
+        presence_loss=dict(type='KPSoftmaxCELoss', loss_name='loss_presence'),
+        presence_sigma=1.0,
         offset_loss=dict(type='KPL1Loss', loss_name='loss_offset'),
         coord_loss=dict(
             type='KPOKSLoss', mode='linear', loss_name='loss_oks'),

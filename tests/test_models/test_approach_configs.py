@@ -36,7 +36,10 @@ def test_config_builds(repo_root, name):
     model = MODELS.build(cfg.model)
     assert type(model.head).__name__ == cfg.model.head.type
     w, h = model.head.decoder.input_size
-    outputs = model.head.forward((torch.randn(2, 2048, h // 32, w // 32),))
+    feats = (torch.randn(2, 2048, h // 32, w // 32),)
+    if cfg.model.head.get('fuse_in_channels'):  # grid: + the stride-16 stage
+        feats = (torch.randn(2, 1024, h // 16, w // 16), ) + feats
+    outputs = model.head.forward(feats)
     assert outputs[0].shape[:2] == (2, 17)
 
 
@@ -51,6 +54,8 @@ def test_config_trains_and_predicts_on_real_data(repo_root, coco_trainval,
     cfg = load(repo_root, name)
     cfg.model.backbone.update(depth=18, stem_channels=16, base_channels=16)
     cfg.model.head.in_channels = 128
+    if cfg.model.head.get('fuse_in_channels'):  # the grid head's stride-16 stage
+        cfg.model.head.fuse_in_channels = 64
     model = MODELS.build(cfg.model)
     data = model.data_preprocessor(real_samples(cfg, coco_trainval, 'train'),
                                    training=True)

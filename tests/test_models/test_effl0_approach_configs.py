@@ -58,8 +58,10 @@ def test_config_shares_the_effl0_base(name):
     head_type, (h, w) = CONFIGS[name]
     cfg = load(name)
     assert cfg.model.type == 'TopdownPoseEstimator'
+    # the grid head also fuses layer 5 (stride 16)
+    out_indices = (5, 8) if head_type == 'KPGridHead' else (8, )
     assert cfg.model.backbone == dict(type='KPEfficientNetLite', arch='lite0',
-                                      out_indices=(8, ), pretrained=True)
+                                      out_indices=out_indices, pretrained=True)
     pre = cfg.model.data_preprocessor
     assert pre.mean == EFFICIENTNET_LITE_MEAN and pre.std == EFFICIENTNET_LITE_STD
     assert cfg.model.head.type == head_type
@@ -76,22 +78,24 @@ def test_config_shares_the_effl0_base(name):
 
 
 @pytest.mark.parametrize('name', ['grid_effl0.py', 'grid_effl0_128x96.py'])
-def test_grid_tiles_the_stride32_map(name):
-    """8-pixel cells at both inputs: each stride-32 feature vector predicts a
-    4x4 block of cells, and the head's grid is exactly the codec's."""
+def test_grid_tiles_the_fused_stride16_map(name):
+    """8-pixel cells at both inputs, predicted on the stride-32 features
+    fused with the stride-16 layer: each fused vector predicts a 2x2 block
+    of cells, and the head's grid is exactly the codec's."""
     _, (h, w) = CONFIGS[name]
     cfg = load(name)
     gw, gh = cfg.codec.grid_size
     assert (w // gw, h // gh) == (8, 8)
+    assert tuple(cfg.model.backbone.out_indices) == (5, 8)
     init_default_scope('mmpose')
     cfg.model.backbone.pretrained = False
     model = MODELS.build(cfg.model)
-    assert model.head.upscale == (4, 4)
+    assert model.head.upscale == (2, 2)
+    assert model.head.presence_normalization == 'softmax'
+    assert model.head.presence_sigma == 1.0
     presence, offsets = model(torch.zeros(1, 3, h, w), None, mode='tensor')
     assert presence.shape == (1, 17, gh, gw)
     assert offsets.shape == (1, 17, 2, gh, gw)
-    # positive weight of the one true cell, relative to the number of cells
-    assert cfg.model.head.presence_loss.pos_weight * 12 == gw * gh
 
 
 def test_simcc_128x96_is_the_anchor_setting():

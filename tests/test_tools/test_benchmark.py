@@ -21,15 +21,20 @@ PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
 
 
 def grid_head_params(config: str, channels: int, k=17) -> int:
-    """KPGridHead: 1x1 reduction conv (no bias) + BN to ``feat_channels``,
-    then a 1x1 conv with bias to 3 * K * (cells per feature vector)."""
+    """KPGridHead: 1x1 reduction conv (no bias) + BN to ``feat_channels``;
+    with ``fuse_in_channels`` a 1x1 lateral conv (no bias) + BN on the
+    stride-16 map; then a ``kernel_size`` conv with bias to
+    3 * K * (cells per feature vector of the map it runs on)."""
     from mmengine.config import Config
     cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', config))
-    feat = cfg.model.head.feat_channels
+    head = cfg.model.head
+    feat, ksize, fuse = head.feat_channels, head.kernel_size, head.fuse_in_channels
+    stride = 16 if fuse else 32
     (w, h), (gw, gh) = cfg.codec.input_size, cfg.codec.grid_size
-    cells_per_vector = (gw // (w // 32)) * (gh // (h // 32))
+    cells_per_vector = (gw // (w // stride)) * (gh // (h // stride))
     out = 3 * k * cells_per_vector
-    return channels * feat + 2 * feat + feat * out + out
+    lateral = fuse * feat + 2 * feat if fuse else 0
+    return channels * feat + 2 * feat + lateral + feat * out * ksize ** 2 + out
 
 
 def deeppose_head_params(channels: int, k=17) -> int:

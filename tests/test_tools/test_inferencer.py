@@ -31,7 +31,8 @@ def small_config(path: str, tmp_path) -> str:
     override = None
     if backbone.get('type') == 'ResNet' and backbone.get('depth') == 50 \
             and head.get('in_channels') == 2048:
-        override = 'model = dict(backbone=dict(depth=18), head=dict(in_channels=512))'
+        fuse = ', fuse_in_channels=256' if head.get('fuse_in_channels') else ''
+        override = f'model = dict(backbone=dict(depth=18), head=dict(in_channels=512{fuse}))'
     elif backbone.get('type') == 'KPEfficientNetLite' and backbone.get('pretrained'):
         override = 'model = dict(backbone=dict(pretrained=False))'
     if override is None:

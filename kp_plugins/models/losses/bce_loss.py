@@ -27,6 +27,8 @@ class KPBCELoss(nn.Module):
     """
 
     requires_area = False
+    # a head trained with it scores a location by the sigmoid of its logit
+    normalization = 'sigmoid'
 
     def __init__(self, pos_weight: Optional[float] = None,
                  loss_weight: float = 1.0,

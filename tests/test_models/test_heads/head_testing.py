@@ -114,7 +114,8 @@ def decoded_pck(model, inputs, data_samples, thr: float = 0.05) -> float:
 
 
 def overfit(head_cfg: dict, coco_root: str, iters: int = 200,
-            lr: float = 2e-3) -> Dict[str, float]:
+            lr: float = 2e-3, backbone: dict = SMALL_BACKBONE
+            ) -> Dict[str, float]:
     """Train a small ResNet-18 + the head on one fixed real batch; return
     first/last total loss, PCK@0.05 of the decoded keypoints and time.
 
@@ -124,18 +125,18 @@ def overfit(head_cfg: dict, coco_root: str, iters: int = 200,
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        return _overfit(head_cfg, coco_root, iters, lr)
+        return _overfit(head_cfg, coco_root, iters, lr, backbone)
     finally:
         torch.set_num_threads(threads)
 
 
 def _overfit(head_cfg: dict, coco_root: str, iters: int,
-             lr: float) -> Dict[str, float]:
+             lr: float, backbone: dict) -> Dict[str, float]:
     torch.manual_seed(0)
     np.random.seed(0)
     inputs, data_samples = real_batch(coco_root, head_cfg['decoder'])
     model = MODELS.build(dict(type='TopdownPoseEstimator',
-                              backbone=SMALL_BACKBONE, head=head_cfg))
+                              backbone=backbone, head=head_cfg))
     model.init_weights()
     model.train()
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
@@ -181,11 +182,12 @@ def check_loss_and_gradients(head_cfg: dict, feat_shape=(2, 32, 4, 3),
     return losses
 
 
-def check_estimator_predict(head_cfg: dict, flip_test: bool) -> None:
+def check_estimator_predict(head_cfg: dict, flip_test: bool,
+                            backbone: dict = SMALL_BACKBONE) -> None:
     """TopdownPoseEstimator.predict (MMPose's flip-test path included) gives
     image-space keypoints (1, K, 2) and scores in [0, 1] per sample."""
     model = MODELS.build(dict(type='TopdownPoseEstimator',
-                              backbone=SMALL_BACKBONE, head=head_cfg,
+                              backbone=backbone, head=head_cfg,
                               test_cfg=dict(flip_test=flip_test)))
     model.eval()
     samples = fake_samples(head_cfg['decoder'], batch=2)

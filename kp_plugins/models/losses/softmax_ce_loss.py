@@ -1,0 +1,68 @@
+from typing import Optional
+
+import torch
+from torch import Tensor, nn
+
+from mmpose.registry import MODELS
+from .utils import keypoint_weighted_mean
+
+
+@MODELS.register_module()
+class KPSoftmaxCELoss(nn.Module):
+    """Cross-entropy of a softmax over the locations of each keypoint (e.g.
+    the cells of a grid) against a soft target distribution.
+
+    The target may be any non-negative map (a one-hot cell or a Gaussian
+    around the keypoint); it is normalised to sum 1 per keypoint, so
+    ``loss = -sum_g t_g * log_softmax(logits)_g``. Unlike ``KPBCELoss`` the
+    locations compete, which trains the argmax directly; a keypoint whose
+    target is all zero (unlabelled, outside the input) or whose weight is 0
+    is left out of the mean. A head trained with it scores a keypoint by the
+    softmax probability of its best location (``normalization``).
+
+    Symbols: ``B`` instances, ``K`` keypoints, ``G`` locations.
+
+    Args:
+        loss_weight: multiplier of the loss.
+        loss_name: key of this loss in the head's loss dict / log.
+    """
+
+    requires_area = False
+    normalization = 'softmax'
+
+    def __init__(self, loss_weight: float = 1.0,
+                 loss_name: str = 'loss_softmax_ce') -> None:
+        super().__init__()
+        self.loss_weight = loss_weight
+        self.loss_name = loss_name
+
+    def forward(self, logits: Tensor, target: Tensor,
+                target_weights: Optional[Tensor] = None) -> Tensor:
+        """
+        Args:
+            logits: (B, K, G) logits (trailing dimensions are flattened).
+            target: same shape, non-negative.
+            target_weights: (B, K) keypoint weights; ``None`` = all ones.
+
+        Returns:
+            scalar loss.
+        """
+        if logits.shape != target.shape:
+            raise ValueError(f'logits {tuple(logits.shape)} and target '
+                             f'{tuple(target.shape)} must have the same shape')
+        if logits.dim() < 3:
+            raise ValueError('KPSoftmaxCELoss expects (B, K, G...) logits, got '
+                             f'shape {tuple(logits.shape)}')
+        logits = logits.flatten(2)
+        target = target.flatten(2).to(logits.dtype)
+        mass = target.sum(dim=-1)
+        dist = target / mass.clamp(min=torch.finfo(logits.dtype).tiny)[..., None]
+        per_keypoint = -(dist * logits.log_softmax(dim=-1)).sum(dim=-1)
+        weights = (mass > 0).to(logits.dtype)
+        if target_weights is not None:
+            if target_weights.shape != mass.shape:
+                raise ValueError(
+                    f'target_weights of shape {tuple(target_weights.shape)} do '
+                    f'not match the (B, K) = {tuple(mass.shape)} keypoints')
+            weights = weights * target_weights.to(logits.dtype)
+        return keypoint_weighted_mean(per_keypoint, weights) * self.loss_weight
