@@ -1,9 +1,12 @@
 # heatmap_effl0.py at a CPU-friendly 128x96 input: 4x3 backbone features,
-# 32x24 heatmaps with sigma 1 (the DESIGN.md anchor setting).
+# 32x24 heatmaps. sigma 2 (heatmap pixels), not the proportional 1: under the
+# benchmark's 10-epoch protocol (Adam 1e-3, no warm-up) sigma 1 barely learns
+# (PCK@0.2 0.32 measured on CPU; 0.27/0.21 for two seeds on a GPU
+# re-implementation of the protocol) while sigma 2 reached 0.69/0.68 there.
 _base_ = ['./heatmap_effl0.py']
 
 codec = dict(
-    type='MSRAHeatmap', input_size=(96, 128), heatmap_size=(24, 32), sigma=1)
+    type='MSRAHeatmap', input_size=(96, 128), heatmap_size=(24, 32), sigma=2)
 
 model = dict(head=dict(decoder=codec))
 

@@ -20,7 +20,7 @@ from kp_plugins.models.backbones.efficientnet_lite import (
 
 CONFIGS = {  # config -> (input h, w), heatmap (h, w), sigma
     'heatmap_effl0.py': ((256, 192), (64, 48), 2),
-    'heatmap_effl0_128x96.py': ((128, 96), (32, 24), 1),
+    'heatmap_effl0_128x96.py': ((128, 96), (32, 24), 2),  # see the config
 }
 
 
