@@ -122,8 +122,13 @@ def test_config_trains_and_predicts_on_real_data(name, coco_trainval):
     model.train()
     data = model.data_preprocessor(samples(cfg, 'train', 2), training=True)
     assert data['inputs'].shape == (2, 3, h, w)
-    (feat, ) = model.backbone(data['inputs'])
-    assert feat.shape == (2, 1280, h // STRIDE, w // STRIDE)
+    feats = model.backbone(data['inputs'])
+    assert feats[-1].shape == (2, 1280, h // STRIDE, w // STRIDE)
+    if cfg.model.head.type == 'KPGridHead':  # + layer 5: 112 channels, stride 16
+        assert len(feats) == 2
+        assert feats[0].shape == (2, 112, 2 * h // STRIDE, 2 * w // STRIDE)
+    else:
+        assert len(feats) == 1
     losses = model(**data, mode='loss')
     loss_keys = [k for k in losses if k.startswith('loss')]
     total = sum(losses[k] for k in loss_keys)
