@@ -256,6 +256,16 @@ class KPGridHead(KPBaseHead):
         log_not_p = torch.log1p(-log_p.exp().clamp(max=1 - 1e-6))
         return (log_p - log_not_p).view_as(presence)
 
+    @staticmethod
+    def cell_xy(gh: int, gw: int, like: Tensor) -> Tensor:
+        """(G, 2) ``(x, y)`` index of every cell in row-major (flat) order,
+        on ``like``'s device and dtype."""
+        ys, xs = torch.meshgrid(
+            torch.arange(gh, device=like.device, dtype=like.dtype),
+            torch.arange(gw, device=like.device, dtype=like.dtype),
+            indexing='ij')
+        return torch.stack([xs.flatten(), ys.flatten()], dim=-1)
+
     def presence_targets(self, cells: Tensor, offsets: Tensor,
                          weights: Tensor, grid_shape: Tuple[int, int]
                          ) -> Tensor:
@@ -278,11 +288,7 @@ class KPGridHead(KPBaseHead):
             return target * valid.to(target.dtype)
         point = torch.stack([cells % gw, cells // gw], dim=-1).to(
             offsets.dtype) + offsets  # (B, K, 2), cell units
-        ys, xs = torch.meshgrid(
-            torch.arange(gh, device=offsets.device, dtype=offsets.dtype),
-            torch.arange(gw, device=offsets.device, dtype=offsets.dtype),
-            indexing='ij')
-        centres = torch.stack([xs, ys], dim=-1).view(1, 1, -1, 2) + 0.5
+        centres = self.cell_xy(gh, gw, offsets).view(1, 1, -1, 2) + 0.5
         d2 = ((centres - point[:, :, None]) ** 2).sum(dim=-1)  # (B, K, G)
         target = torch.exp(-d2 / (2 * self.presence_sigma ** 2))
         peak = target.amax(dim=-1, keepdim=True).clamp(
@@ -295,11 +301,7 @@ class KPGridHead(KPBaseHead):
         the presence logits over the cells."""
         b, k, gh, gw = presence.shape
         probs = presence.flatten(2).softmax(dim=-1)  # (B, K, G)
-        ys, xs = torch.meshgrid(
-            torch.arange(gh, device=presence.device, dtype=presence.dtype),
-            torch.arange(gw, device=presence.device, dtype=presence.dtype),
-            indexing='ij')
-        cells = torch.stack([xs, ys]).flatten(1)  # (2, G)
+        cells = self.cell_xy(gh, gw, presence).t()  # (2, G)
         points = (cells + offsets.flatten(3)) * offsets.new_tensor(
             self.decoder.cell_size)[:, None]  # (B, K, 2, G)
         return (points * probs[:, :, None]).sum(dim=-1)
