@@ -17,6 +17,11 @@ Offline by default: no weight, font, AMP-check or telemetry download is
 attempted (kp_plugins/ultralytics/offline.py), amp=False, pretrained=False,
 plots=False. --online, --amp, --plots, --pretrained PATH turn them back on;
 --set KEY=VALUE passes any other Ultralytics train argument.
+
+--resume continues an interrupted run from WORK_DIR/weights/last.pt (or the
+checkpoint given) with the arguments stored in it (Ultralytics' resume:
+optimizer, EMA and epoch counter are restored; the data-loader RNG is not,
+so a resumed run is not bit-identical to an uninterrupted one).
 """
 import argparse
 import os.path as osp
@@ -57,6 +62,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     run.add_argument('--workers', type=int, default=2)
     run.add_argument('--seed', type=int, default=0)
     run.add_argument('--pretrained', help='load weights from this local .pt into the model')
+    run.add_argument('--resume', nargs='?', const='auto', metavar='CHECKPOINT',
+                     help='continue an interrupted run from CHECKPOINT (default: '
+                     'WORK_DIR/weights/last.pt) with the arguments stored in it')
     run.add_argument('--set', nargs='+', default=[], metavar='KEY=VALUE',
                      help='other Ultralytics train arguments, e.g. lr0=0.002 mosaic=0')
     net = parser.add_argument_group('network-dependent behaviour (off by default)')
@@ -88,6 +96,29 @@ def check_model(model: str, online: bool) -> None:
         raise FileNotFoundError(
             f'checkpoint {model} does not exist. Offline mode never downloads weights: give a '
             'local .pt, a model YAML to train from scratch (e.g. yolo11n-pose.yaml), or --online')
+
+
+def resume_checkpoint(resume: str, work_dir: str) -> str:
+    """The checkpoint ``--resume`` points at, checked to exist and to hold
+    an unfinished run (Ultralytics strips the optimizer and sets ``epoch``
+    to -1 in the checkpoints of a finished run)."""
+    path = osp.join(work_dir, 'weights', 'last.pt') if resume == 'auto' else resume
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'--resume: checkpoint {path} does not exist (nothing to resume; '
+                                'start the run without --resume)')
+    import torch
+    try:
+        ckpt = torch.load(path, map_location='cpu', weights_only=False)
+    except Exception as exc:  # noqa: BLE001  (truncated or foreign file)
+        raise ValueError(f'--resume: {path} is not a readable Ultralytics checkpoint '
+                         f'({type(exc).__name__}: {exc})') from exc
+    if not isinstance(ckpt, dict) or 'train_args' not in ckpt:
+        raise ValueError(f'--resume: {path} is not an Ultralytics training checkpoint '
+                         '(no train_args)')
+    if ckpt.get('epoch', -1) < 0 or ckpt.get('optimizer') is None:
+        raise ValueError(f'--resume: the run in {path} has finished (its optimizer state was '
+                         'stripped); nothing to resume')
+    return path
 
 
 def resolve_data(args) -> str:
@@ -129,6 +160,18 @@ def main(argv=None) -> None:
     if args.device is not None:
         train_args['device'] = args.device
     train_args.update(overrides)
+
+    if args.resume:
+        try:
+            last = resume_checkpoint(args.resume, work_dir)
+        except (FileNotFoundError, ValueError) as e:
+            sys.exit(f'error: {e}')
+        # Ultralytics keeps the stored arguments and only takes a few (device,
+        # workers, batch, data...) from the call
+        train_args = dict(resume=last, data=data_yaml, workers=args.workers)
+        if args.device is not None:
+            train_args['device'] = args.device
+        args.model = last
 
     start = time.time()
     try:

@@ -2,7 +2,9 @@
 
 Each task has a kind (``train``, ``speed``...); the time a pending task will
 take is estimated from the finished tasks of the same kind in this session,
-else from the running task's own projection, else from a default.
+else from the running task's own projection, else from a default. A task
+resumed part-way (``begin(..., resumed=True)``) projects from the progress it
+makes in this session, not from the fraction it starts at.
 """
 import sys
 import time
@@ -36,41 +38,59 @@ class Progress:
         self.current: Optional[tuple] = None
         self.current_start = 0.0
         self.current_fraction = 0.0
+        self.base_fraction = 0.0  # where the running task started (resumed tasks)
+        self.base_time = 0.0
+        self._rebase = False
         self.start = time.time()
         self._last_print = 0.0
 
     def _index(self, key: str) -> int:
         return next(i for i, t in enumerate(self.tasks) if t[0] == key)
 
+    def _made(self) -> float:
+        """Fraction of the running task done in this session."""
+        return self.current_fraction - self.base_fraction
+
     def estimate(self, kind: str) -> float:
+        """Seconds a whole task of ``kind`` takes."""
         finished = self.durations.get(kind)
         if finished:
             return sum(finished) / len(finished)
-        if self.current and self.current[1] == kind and self.current_fraction > 0.02:
-            return (time.time() - self.current_start) / self.current_fraction
+        if self.current and self.current[1] == kind and self._made() > 0.02:
+            return (time.time() - self.base_time) / self._made()
         return self.defaults.get(kind, 60.0)
 
     def remaining(self) -> float:
         left = 0.0
         if self.current:
-            elapsed = time.time() - self.current_start
-            if self.current_fraction > 0.02:
-                left += elapsed * (1 - self.current_fraction) / self.current_fraction
+            if self._made() > 0.02:
+                left += ((time.time() - self.base_time) * (1 - self.current_fraction)
+                         / self._made())
             else:
-                left += max(0.0, self.estimate(self.current[1]) - elapsed)
+                left += max(0.0, self.estimate(self.current[1]) * (1 - self.base_fraction)
+                            - (time.time() - self.current_start))
         for key, kind, _ in self.tasks:
             if key not in self.done and (not self.current or key != self.current[0]):
                 left += self.estimate(kind)
         return left
 
-    def begin(self, key: str, detail: str = '') -> None:
+    def begin(self, key: str, detail: str = '', resumed: bool = False) -> None:
+        """Start task ``key``; ``resumed``: the first :meth:`update` gives the
+        fraction it resumes at."""
         self.current = self.tasks[self._index(key)]
-        self.current_start = time.time()
-        self.current_fraction = 0.0
+        self.current_start = self.base_time = time.time()
+        self.current_fraction = self.base_fraction = 0.0
+        self._rebase = resumed
         self.show(detail or 'started', force=True)
 
-    def update(self, fraction: float, detail: str = '', force: bool = False) -> None:
+    def update(self, fraction: float, detail: str = '', force: bool = False,
+               rebase: bool = False) -> None:
+        """Set the running task's done fraction; ``rebase``: it resumes at
+        ``fraction`` now (the ETA projects from here)."""
         self.current_fraction = max(0.0, min(1.0, fraction))
+        if rebase or self._rebase:
+            self.base_fraction, self.base_time = self.current_fraction, time.time()
+            self._rebase = False
         self.show(detail, force=force)
 
     def finish(self, key: str, detail: str = '', cached: bool = False) -> None:

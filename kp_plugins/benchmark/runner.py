@@ -21,6 +21,7 @@ import math
 import os
 import os.path as osp
 import re
+import shutil
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -267,7 +268,8 @@ class Benchmark:
             stale = self.set_aside(out)  # an earlier run that left no checkpoint
             print(f'{entry.name}: an earlier unfinished run moved to {stale}', flush=True)
             cached = None
-        self.progress.begin(key, 'resuming from the last checkpoint' if resume else 'starting')
+        self.progress.begin(key, 'resuming from the last checkpoint' if resume else 'starting',
+                            resumed=resume)
         config = self.generated_config(entry, self.p, out)
         save_json(osp.join(out, 'protocol.json'), dict(fingerprint=fingerprint))
         self._fingerprint = fingerprint
@@ -361,8 +363,12 @@ class Benchmark:
                 self.progress.finish(key, f'FAILED: {acc["error"]}')
                 self.progress.finish(f'speed:{entry.name}', 'skipped', cached=True)
                 return acc, None
-            cmd = yolo.train_command(data['data_yaml'], run_dir, self.p, self.s.yolo_imgsz)
             epochs = self.p.epochs
+            state = yolo.run_state(run_dir, data['data_yaml'], self.p, self.s.yolo_imgsz)
+            if state == 'fresh' and osp.isdir(run_dir):
+                shutil.rmtree(run_dir)  # another protocol's run: its rows must not mix in
+            cmd = yolo.train_command(data['data_yaml'], run_dir, self.p, self.s.yolo_imgsz,
+                                     resume=state == 'resume')
 
             def on_line(line: str) -> None:
                 # Ultralytics prints "      3/10  ..." per batch in its progress bar
@@ -373,7 +379,14 @@ class Benchmark:
                         self.progress.update((int(done) - 1) / epochs,
                                              f'epoch {done}/{epochs}')
 
-            proc = run_logged(cmd, log, env=child_env(self.s.threads), on_line=on_line)
+            if state == 'trained':  # only the scoring was missing
+                proc = dict(returncode=0, peak_rss_mb=None, wall_s=None)
+            else:
+                if state == 'resume':
+                    done = len(yolo.read_results_csv(run_dir))
+                    self.progress.update(done / epochs, f'resuming after epoch {done}/{epochs}',
+                                         force=True, rebase=True)
+                proc = run_logged(cmd, log, env=child_env(self.s.threads), on_line=on_line)
             test_dir = osp.join(out, 'test')
             metrics = None
             if proc['returncode'] == 0 and osp.isfile(weights):
@@ -384,7 +397,7 @@ class Benchmark:
                     metrics = load_json(osp.join(test_dir, 'metrics.json'))
             rows = yolo.read_results_csv(run_dir)
             curves = yolo.curves_from_results(rows)
-            train_s = rows[-1].get('time') if rows else None
+            train_s = yolo.train_seconds(rows)
             images = data['train_images']
             status = 'done' if metrics else 'failed'
             acc = dict(entry=entry.name, status=status, fingerprint=fingerprint,

@@ -94,11 +94,51 @@ def prepare_data(protocol: Protocol, out_dir: str,
 
 
 def train_command(data_yaml: str, run_dir: str, protocol: Protocol, imgsz: int,
-                  python: str = sys.executable) -> List[str]:
-    return [python, TRAIN_TOOL, MODEL_YAML, '--data', data_yaml, '--work-dir', run_dir,
-            '--epochs', str(protocol.epochs), '--imgsz', str(imgsz),
-            '--batch', str(protocol.batch_size), '--workers', str(protocol.workers),
-            '--seed', str(protocol.seed), '--device', 'cpu']
+                  python: str = sys.executable, resume: bool = False) -> List[str]:
+    cmd = [python, TRAIN_TOOL, MODEL_YAML, '--data', data_yaml, '--work-dir', run_dir,
+           '--epochs', str(protocol.epochs), '--imgsz', str(imgsz),
+           '--batch', str(protocol.batch_size), '--workers', str(protocol.workers),
+           '--seed', str(protocol.seed), '--device', 'cpu']
+    return cmd + ['--resume'] if resume else cmd
+
+
+def run_state(run_dir: str, data_yaml: str, protocol: Protocol, imgsz: int) -> str:
+    """What an existing Ultralytics run folder holds for this protocol.
+
+    Returns:
+        str: ``'fresh'`` (no run, or one trained with other arguments, which
+        is then replaced), ``'resume'`` (the same arguments, some epochs done
+        and ``weights/last.pt`` saved) or ``'trained'`` (all epochs done).
+    """
+    args_path = osp.join(run_dir, 'args.yaml')
+    if not osp.isfile(args_path):
+        return 'fresh'
+    with open(args_path) as f:
+        args = yaml.safe_load(f) or {}
+    expected = dict(model=MODEL_YAML, epochs=protocol.epochs, imgsz=imgsz,
+                    batch=protocol.batch_size, seed=protocol.seed)
+    if (any(args.get(k) != v for k, v in expected.items())
+            or osp.abspath(str(args.get('data'))) != osp.abspath(data_yaml)):
+        return 'fresh'
+    done = len(read_results_csv(run_dir))
+    if done >= protocol.epochs:
+        return 'trained'
+    if done > 0 and osp.isfile(osp.join(run_dir, 'weights', 'last.pt')):
+        return 'resume'
+    return 'fresh'
+
+
+def train_seconds(rows: List[dict]) -> Optional[float]:
+    """Training time of a run from ``results.csv``: Ultralytics restarts the
+    ``time`` column at 0 when a run is resumed, so the segments are summed."""
+    times = [r['time'] for r in rows if 'time' in r]
+    if not times:
+        return None
+    total = 0.0
+    for prev, cur in zip(times, times[1:]):
+        if cur < prev:  # a resumed segment starts here
+            total += prev
+    return total + times[-1]
 
 
 def test_command(weights: str, protocol: Protocol, imgsz: int, out_dir: str,
@@ -109,7 +149,9 @@ def test_command(weights: str, protocol: Protocol, imgsz: int, out_dir: str,
 
 
 def read_results_csv(run_dir: str) -> List[dict]:
-    """Ultralytics' per-epoch ``results.csv`` as dicts of floats."""
+    """Ultralytics' per-epoch ``results.csv`` as dicts of floats (an epoch
+    written twice, killed between its row and its checkpoint and then
+    resumed, keeps its last row)."""
     path = osp.join(run_dir, 'results.csv')
     if not osp.isfile(path):
         return []
@@ -122,7 +164,10 @@ def read_results_csv(run_dir: str) -> List[dict]:
                     out[k.strip()] = float(v)
                 except (TypeError, ValueError):
                     pass
-            rows.append(out)
+            if rows and out.get('epoch') is not None and out.get('epoch') == rows[-1].get('epoch'):
+                rows[-1] = out
+            else:
+                rows.append(out)
     return rows
 
 
