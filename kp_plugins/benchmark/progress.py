@@ -96,7 +96,9 @@ class Progress:
     def finish(self, key: str, detail: str = '', cached: bool = False) -> None:
         task = self.tasks[self._index(key)]
         if cached:  # never begun: nothing ran
-            self.current, self.current_start, elapsed = task, time.time(), 0.0
+            self.current, elapsed = task, 0.0
+            self.current_start = self.base_time = time.time()
+            self.base_fraction = 0.0
         else:
             elapsed = time.time() - self.current_start
             self.durations.setdefault(task[1], []).append(elapsed)

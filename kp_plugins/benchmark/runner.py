@@ -366,7 +366,13 @@ class Benchmark:
             epochs = self.p.epochs
             state = yolo.run_state(run_dir, data['data_yaml'], self.p, self.s.yolo_imgsz)
             if state == 'fresh' and osp.isdir(run_dir):
-                shutil.rmtree(run_dir)  # another protocol's run: its rows must not mix in
+                # another protocol's run (or an unreadable one): its rows must not mix
+                # into this one, but its weights are kept for the user to decide
+                stale = run_dir + '.replaced'
+                shutil.rmtree(stale, ignore_errors=True)
+                os.rename(run_dir, stale)
+                self.s.notes.append(f'YOLO: an earlier run with other arguments was moved to '
+                                    f'{stale}')
             cmd = yolo.train_command(data['data_yaml'], run_dir, self.p, self.s.yolo_imgsz,
                                      resume=state == 'resume')
 
@@ -395,6 +401,10 @@ class Benchmark:
                                    log, env=child_env(self.s.threads))
                 if tproc['returncode'] == 0:
                     metrics = load_json(osp.join(test_dir, 'metrics.json'))
+            # an earlier attempt at this same run (its scoring failed, say)
+            earlier_rss = ((cached or {}).get('peak_rss_mb') or 0
+                           if (cached or {}).get('fingerprint') == fingerprint
+                           and state != 'fresh' else 0)
             rows = yolo.read_results_csv(run_dir)
             curves = yolo.curves_from_results(rows)
             train_s = yolo.train_seconds(rows)
@@ -410,7 +420,9 @@ class Benchmark:
                        s_per_iter=(train_s / (epochs * math.ceil(images / self.p.batch_size))
                                    if train_s else None),
                        samples_per_s=images * epochs / train_s if train_s else None,
-                       peak_rss_mb=proc['peak_rss_mb'], train_wall_s=proc['wall_s'],
+                       peak_rss_mb=max(proc['peak_rss_mb'] or 0, earlier_rss) or None,
+                       # a resumed run's processes before this one: its results.csv time
+                       train_wall_s=proc['wall_s'] if state == 'fresh' else train_s,
                        imgsz=self.s.yolo_imgsz)
             save_json(acc_path, acc)
             self.progress.finish(key, 'done' if metrics else f'FAILED (see {log})')

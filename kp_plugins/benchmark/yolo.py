@@ -107,7 +107,7 @@ def run_state(run_dir: str, data_yaml: str, protocol: Protocol, imgsz: int) -> s
 
     Returns:
         str: ``'fresh'`` (no run, or one trained with other arguments, which
-        is then replaced), ``'resume'`` (the same arguments, some epochs done
+        the caller moves aside), ``'resume'`` (the same arguments, some epochs done
         and ``weights/last.pt`` saved) or ``'trained'`` (all epochs done).
     """
     args_path = osp.join(run_dir, 'args.yaml')
@@ -115,10 +115,14 @@ def run_state(run_dir: str, data_yaml: str, protocol: Protocol, imgsz: int) -> s
         return 'fresh'
     with open(args_path) as f:
         args = yaml.safe_load(f) or {}
-    expected = dict(model=MODEL_YAML, epochs=protocol.epochs, imgsz=imgsz,
-                    batch=protocol.batch_size, seed=protocol.seed)
+    expected = dict(epochs=protocol.epochs, imgsz=imgsz, batch=protocol.batch_size,
+                    seed=protocol.seed)
+    # a resumed run rewrites args.yaml with model = its own weights/last.pt
+    models = (MODEL_YAML, osp.abspath(osp.join(run_dir, 'weights', 'last.pt')))
     if (any(args.get(k) != v for k, v in expected.items())
-            or osp.abspath(str(args.get('data'))) != osp.abspath(data_yaml)):
+            or osp.abspath(str(args.get('data'))) != osp.abspath(data_yaml)
+            or (args.get('model') != MODEL_YAML
+                and osp.abspath(str(args.get('model'))) not in models)):
         return 'fresh'
     done = len(read_results_csv(run_dir))
     if done >= protocol.epochs:

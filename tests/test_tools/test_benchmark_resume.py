@@ -52,6 +52,21 @@ def test_run_state(setup):
     assert yolo.run_state(str(run_dir), str(data_yaml), p, 320) == 'trained'
 
 
+def test_run_state_after_a_resume(setup):
+    """A resumed Ultralytics run rewrites args.yaml with ``model`` = its own
+    last.pt: still the same run (resumable, or trained), never replaced."""
+    run_dir, data_yaml, p = setup
+    last = str(run_dir / 'weights' / 'last.pt')
+    write_run(run_dir, data_yaml, rows=[(1, 300), (2, 600), (3, 40)], model=last, resume=last)
+    assert yolo.run_state(str(run_dir), str(data_yaml), p, 320) == 'resume'
+    write_run(run_dir, data_yaml, rows=[(e, 300 * e) for e in range(1, 11)], model=last,
+              resume=last)
+    assert yolo.run_state(str(run_dir), str(data_yaml), p, 320) == 'trained'
+    # another run's checkpoint as the model is another run
+    write_run(run_dir, data_yaml, rows=[(1, 300)], model='/elsewhere/weights/last.pt')
+    assert yolo.run_state(str(run_dir), str(data_yaml), p, 320) == 'fresh'
+
+
 def test_run_state_needs_a_checkpoint_to_resume(setup):
     run_dir, data_yaml, p = setup
     write_run(run_dir, data_yaml, rows=[(1, 300)], last_pt=False)
@@ -107,6 +122,18 @@ def test_eta_of_a_resumed_task_projects_from_this_session(monkeypatch):
     clock.now += 100
     fresh.update(0.25)
     assert fresh.remaining() == pytest.approx(300)
+
+
+def test_eta_after_cached_tasks(monkeypatch):
+    """Cached tasks take no time and do not make the ETA of later tasks of
+    their kind absurd."""
+    clock = FakeClock()
+    monkeypatch.setattr(progress_mod.time, 'time', clock)
+    prog = Progress([('speed:a', 'speed', 'a'), ('speed:b', 'speed', 'b')],
+                    stream=io.StringIO(), defaults={'speed': 60.0})
+    clock.now += 500
+    prog.finish('speed:a', cached=True)
+    assert prog.remaining() == pytest.approx(60.0)
 
 
 def test_explicit_rebase_mid_task(monkeypatch):
