@@ -121,7 +121,7 @@ def build_settings(args):
         eta_defaults=QUICK['eta_defaults'] if q else {},
         title=f'kp_plugins approaches benchmark, protocol {args.protocol}' +
         (' (--quick smoke run: the numbers mean nothing)' if q else ''),
-        command='python tools/benchmark.py ' + ' '.join(shlex.quote(a) for a in sys.argv[1:]))
+        command=' '.join(['python tools/benchmark.py'] + [shlex.quote(a) for a in sys.argv[1:]]))
 
 
 def main(argv=None) -> None:

@@ -389,6 +389,7 @@ class Benchmark:
                 proc = dict(returncode=0, peak_rss_mb=None, wall_s=None)
             else:
                 if state == 'resume':
+                    yolo.note_resume(run_dir)
                     done = len(yolo.read_results_csv(run_dir))
                     self.progress.update(done / epochs, f'resuming after epoch {done}/{epochs}',
                                          force=True, rebase=True)
@@ -407,7 +408,7 @@ class Benchmark:
                            and state != 'fresh' else 0)
             rows = yolo.read_results_csv(run_dir)
             curves = yolo.curves_from_results(rows)
-            train_s = yolo.train_seconds(rows)
+            train_s = yolo.train_seconds(run_dir)
             images = data['train_images']
             status = 'done' if metrics else 'failed'
             acc = dict(entry=entry.name, status=status, fingerprint=fingerprint,
@@ -426,6 +427,10 @@ class Benchmark:
                        imgsz=self.s.yolo_imgsz)
             save_json(acc_path, acc)
             self.progress.finish(key, 'done' if metrics else f'FAILED (see {log})')
+            if state != 'trained':  # new weights: their latency (NMS load) is measured anew
+                stale = osp.join(out, 'speed.json')
+                if osp.isfile(stale):
+                    os.remove(stale)
         skey = f'speed:{entry.name}'
         spath = osp.join(out, 'speed.json')
         speed = load_json(spath)

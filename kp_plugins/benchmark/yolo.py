@@ -132,17 +132,37 @@ def run_state(run_dir: str, data_yaml: str, protocol: Protocol, imgsz: int) -> s
     return 'fresh'
 
 
-def train_seconds(rows: List[dict]) -> Optional[float]:
-    """Training time of a run from ``results.csv``: Ultralytics restarts the
-    ``time`` column at 0 when a run is resumed, so the segments are summed."""
-    times = [r['time'] for r in rows if 'time' in r]
-    if not times:
+RESUME_RECORD = 'kp_resumed.json'
+
+
+def note_resume(run_dir: str) -> None:
+    """Record, before a resume, the training time the run folder already
+    holds (the ``time`` of its last ``results.csv`` row): Ultralytics
+    restarts that column at 0 in the resumed process, and nothing in the
+    csv marks where."""
+    rows = read_results_csv(run_dir)
+    path = osp.join(run_dir, RESUME_RECORD)
+    done = []
+    if osp.isfile(path):
+        with open(path) as f:
+            done = json.load(f)
+    done.append(dict(epochs_done=len(rows), seconds=rows[-1].get('time', 0.0) if rows else 0.0))
+    with open(path, 'w') as f:
+        json.dump(done, f, indent=1)
+
+
+def train_seconds(run_dir: str) -> Optional[float]:
+    """Training time of a run: the ``time`` of the last ``results.csv`` row
+    plus the time of every earlier process recorded by :func:`note_resume`."""
+    rows = [r for r in read_results_csv(run_dir) if 'time' in r]
+    if not rows:
         return None
-    total = 0.0
-    for prev, cur in zip(times, times[1:]):
-        if cur < prev:  # a resumed segment starts here
-            total += prev
-    return total + times[-1]
+    path = osp.join(run_dir, RESUME_RECORD)
+    earlier = 0.0
+    if osp.isfile(path):
+        with open(path) as f:
+            earlier = sum(float(r['seconds']) for r in json.load(f))
+    return earlier + rows[-1]['time']
 
 
 def test_command(weights: str, protocol: Protocol, imgsz: int, out_dir: str,

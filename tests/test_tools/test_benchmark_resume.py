@@ -76,16 +76,21 @@ def test_run_state_needs_a_checkpoint_to_resume(setup):
     assert yolo.run_state(str(run_dir), str(data_yaml), p, 320) == 'fresh'
 
 
-def test_train_seconds_sums_resumed_segments(setup):
+def test_train_seconds_adds_the_time_before_each_resume(setup):
+    """Ultralytics restarts results.csv's ``time`` at 0 in a resumed process
+    and the first resumed epoch may well end later than the killed process's
+    last one, so the benchmark records the time before each resume."""
     run_dir, data_yaml, _ = setup
-    # epochs 1-4 in one process, killed; epochs 5-6 resumed (time restarts at 0)
-    write_run(run_dir, data_yaml, rows=[(1, 300), (2, 610), (3, 905), (4, 1250), (5, 310),
-                                        (6, 640)])
-    rows = yolo.read_results_csv(str(run_dir))
-    assert [r['epoch'] for r in rows] == [1, 2, 3, 4, 5, 6]
-    assert yolo.train_seconds(rows) == pytest.approx(1250 + 640)
-    assert yolo.train_seconds(rows[:4]) == pytest.approx(1250)
-    assert yolo.train_seconds([]) is None
+    write_run(run_dir, data_yaml, rows=[(1, 2.9)])
+    assert yolo.train_seconds(str(run_dir)) == pytest.approx(2.9)
+    yolo.note_resume(str(run_dir))  # killed after epoch 1, resumed
+    write_run(run_dir, data_yaml, rows=[(1, 2.9), (2, 3.0), (3, 6.3)])
+    assert yolo.train_seconds(str(run_dir)) == pytest.approx(2.9 + 6.3)
+    yolo.note_resume(str(run_dir))  # killed again after epoch 3
+    write_run(run_dir, data_yaml, rows=[(1, 2.9), (2, 3.0), (3, 6.3), (4, 4.0)])
+    assert yolo.train_seconds(str(run_dir)) == pytest.approx(2.9 + 6.3 + 4.0)
+    (run_dir / 'results.csv').unlink()
+    assert yolo.train_seconds(str(run_dir)) is None
 
 
 def test_an_epoch_written_twice_keeps_its_last_row(setup):

@@ -1,11 +1,13 @@
 """tools/train_yolo.py and tools/test_yolo.py on the real COCO subset, with
 every network attempt recorded and refused (a sitecustomize that wraps
 socket), so "offline-safe" is checked, not assumed."""
+import csv
 import json
 import os
 import os.path as osp
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -63,10 +65,10 @@ socket.socket.connect, socket.socket.connect_ex = connect, connect_ex
 '''
 
 
-def guarded_run(args, tmp, timeout=900) -> subprocess.CompletedProcess:
-    """Run ``python args`` with the network guard, a private Ultralytics config
-    folder (no cached fonts or weights) and a private kp_plugins cache; not as
-    a pytest child (Ultralytics turns some behaviour off under pytest)."""
+def guarded_env(tmp) -> dict:
+    """The network guard, a private Ultralytics config folder (no cached fonts
+    or weights) and a private kp_plugins cache; without pytest's variables
+    (Ultralytics turns some behaviour off under pytest)."""
     guard = tmp / 'guard'
     guard.mkdir(exist_ok=True)
     (guard / 'sitecustomize.py').write_text(NETWORK_GUARD)
@@ -75,8 +77,14 @@ def guarded_run(args, tmp, timeout=900) -> subprocess.CompletedProcess:
     env.update(PYTHONPATH=str(guard), KP_NET_LOG=str(tmp / 'net.log'),
                YOLO_CONFIG_DIR=str(tmp / 'ultralytics_config'), KP_CACHE=str(tmp / 'cache'),
                OMP_NUM_THREADS='2')
-    return subprocess.run([sys.executable] + args, cwd=REPO_ROOT, env=env, text=True,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout)
+    return env
+
+
+def guarded_run(args, tmp, timeout=900) -> subprocess.CompletedProcess:
+    """Run ``python args`` in :func:`guarded_env`."""
+    return subprocess.run([sys.executable] + args, cwd=REPO_ROOT, env=guarded_env(tmp),
+                          text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          timeout=timeout)
 
 
 def network_attempts(tmp) -> list:
@@ -129,6 +137,69 @@ def test_missing_checkpoint_fails_clearly_offline(tmp_path, coco_trainval):
     assert res.returncode != 0
     assert 'yolo11n-pose.pt does not exist. Offline mode never downloads' in res.stdout
     assert network_attempts(tmp_path) == []
+
+
+def kill_after_first_checkpoint(args, tmp, work, timeout=600) -> None:
+    """Start ``python args`` and SIGKILL it once epoch 1's row and its
+    ``last.pt`` are written (a hard interruption, mid-run)."""
+    csv_path, last = work / 'results.csv', work / 'weights' / 'last.pt'
+    with open(tmp / 'first.log', 'w') as log:
+        proc = subprocess.Popen([sys.executable] + args, cwd=REPO_ROOT, env=guarded_env(tmp),
+                                stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline, size = time.time() + timeout, -1
+            while time.time() < deadline:
+                assert proc.poll() is None, (tmp / 'first.log').read_text()[-3000:]
+                if (csv_path.exists() and last.exists()
+                        and last.stat().st_mtime >= csv_path.stat().st_mtime):
+                    if last.stat().st_size == size:  # written completely
+                        return
+                    size = last.stat().st_size
+                time.sleep(0.5)
+            pytest.fail('no checkpoint after the first epoch')
+        finally:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.mark.slow
+def test_interrupted_training_resumes_from_its_last_checkpoint(tmp_path, coco_trainval):
+    work = tmp_path / 'work'
+    args = [tool('train_yolo.py'), 'yolo11n-pose.yaml', '--data-root', coco_trainval,
+            '--train-ann', 'annotations_train.json', '--val-ann', 'annotations_val.json',
+            '--img-dir', 'images/', '--work-dir', str(work), '--epochs', '3', '--imgsz', '160',
+            '--batch', '8', '--device', 'cpu', '--workers', '0']
+    res = guarded_run(args + ['--resume'], tmp_path, timeout=300)
+    assert res.returncode != 0 and 'weights/last.pt does not exist' in res.stdout, \
+        res.stdout[-2000:]
+
+    kill_after_first_checkpoint(args, tmp_path, work)
+    epochs = [int(r['epoch']) for r in csv.DictReader(open(work / 'results.csv'))]
+    assert epochs == [1], 'killed after the first epoch'
+
+    from kp_plugins.benchmark import yolo
+    first_epoch_s = float(next(csv.DictReader(open(work / 'results.csv')))['time'])
+    yolo.note_resume(str(work))  # as the benchmark does before resuming
+    res = guarded_run(args + ['--resume'], tmp_path)
+    assert res.returncode == 0, res.stdout[-6000:]
+    assert 'Resuming training' in res.stdout and 'from epoch 2 to 3 total epochs' in res.stdout
+    rows = list(csv.DictReader(open(work / 'results.csv')))
+    assert [int(r['epoch']) for r in rows] == [1, 2, 3]  # epoch 1 not trained again
+    # the benchmark sees the resumed run folder as this protocol's finished run
+    # (Ultralytics rewrote args.yaml with model = weights/last.pt)
+    import yaml
+
+    from kp_plugins.benchmark.protocol import Protocol
+    data_yaml = yaml.safe_load(open(work / 'args.yaml'))['data']
+    assert yolo.run_state(str(work), data_yaml, Protocol(epochs=3, batch_size=8, seed=0),
+                          160) == 'trained'
+    # training time: the killed process's epoch + the resumed process's time
+    assert yolo.train_seconds(str(work)) == pytest.approx(first_epoch_s
+                                                          + float(rows[-1]['time']))
+    assert network_attempts(tmp_path) == []
+    # the finished run's checkpoints are stripped: resuming again is refused clearly
+    res = guarded_run(args + ['--resume'], tmp_path, timeout=300)
+    assert res.returncode != 0 and 'has finished' in res.stdout, res.stdout[-2000:]
 
 
 def run_test_yolo(root, tmp, *extra):
