@@ -3,6 +3,7 @@ import os
 import os.path as osp
 import subprocess
 import sys
+import time
 from typing import List, Optional
 
 from conftest import REPO_ROOT
@@ -43,3 +44,22 @@ def run_tool(args: List[str], cwd: Optional[str] = None, timeout: int = 900,
 
 def tool(name: str) -> str:
     return osp.join(REPO_ROOT, 'tools', name)
+
+
+def wait_for_first_checkpoint(proc: subprocess.Popen, run_dir, timeout: float = 600) -> None:
+    """Return once an Ultralytics run folder holds epoch 1's ``results.csv``
+    row and a completely written ``weights/last.pt`` saved after it; fail
+    if ``proc`` ends first or nothing comes within ``timeout`` seconds."""
+    import pytest
+    csv_path, last = run_dir / 'results.csv', run_dir / 'weights' / 'last.pt'
+    deadline, size = time.time() + timeout, -1
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f'the run ended (exit {proc.returncode}) before its first checkpoint')
+        if (csv_path.exists() and len(csv_path.read_text().splitlines()) > 1 and last.exists()
+                and last.stat().st_mtime >= csv_path.stat().st_mtime):
+            if last.stat().st_size == size:  # written completely
+                return
+            size = last.stat().st_size
+        time.sleep(0.2)
+    pytest.fail(f'no checkpoint after the first epoch in {run_dir} within {timeout} s')

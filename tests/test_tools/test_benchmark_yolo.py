@@ -8,12 +8,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
 from conftest import REPO_ROOT
-from helpers import run_tool, tool
+from helpers import run_tool, tool, wait_for_first_checkpoint
 
 pytest.importorskip('ultralytics')
 
@@ -28,25 +27,15 @@ def epochs_in(run_dir) -> list:
     return [int(line.split(',')[0]) for line in path.read_text().splitlines()[1:] if line]
 
 
-def kill_after_first_epoch(cmd, run_dir, timeout=600) -> None:
+def kill_after_first_epoch(cmd, run_dir) -> None:
     """Start the benchmark in its own process group and SIGKILL the whole
     group (benchmark + trainer) once epoch 1's row and checkpoint exist."""
-    last = run_dir / 'weights' / 'last.pt'
-    env = dict(os.environ, OMP_NUM_THREADS='2')
-    proc = subprocess.Popen([sys.executable] + cmd, cwd=REPO_ROOT, env=env,
+    proc = subprocess.Popen([sys.executable] + cmd, cwd=REPO_ROOT,
+                            env=dict(os.environ, OMP_NUM_THREADS='2'),
                             stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
                             start_new_session=True)
     try:
-        deadline, size = time.time() + timeout, -1
-        while time.time() < deadline:
-            assert proc.poll() is None, 'the benchmark ended before it could be interrupted'
-            if epochs_in(run_dir) and last.exists() \
-                    and last.stat().st_mtime >= (run_dir / 'results.csv').stat().st_mtime:
-                if last.stat().st_size == size:
-                    return
-                size = last.stat().st_size
-            time.sleep(0.2)
-        pytest.fail('no checkpoint after the first epoch')
+        wait_for_first_checkpoint(proc, run_dir)
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()

@@ -7,13 +7,12 @@ import os
 import os.path as osp
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
 
 from conftest import REPO_ROOT
-from helpers import tool
+from helpers import tool, wait_for_first_checkpoint
 
 pytest.importorskip('ultralytics')
 
@@ -139,24 +138,14 @@ def test_missing_checkpoint_fails_clearly_offline(tmp_path, coco_trainval):
     assert network_attempts(tmp_path) == []
 
 
-def kill_after_first_checkpoint(args, tmp, work, timeout=600) -> None:
+def kill_after_first_checkpoint(args, tmp, work) -> None:
     """Start ``python args`` and SIGKILL it once epoch 1's row and its
     ``last.pt`` are written (a hard interruption, mid-run)."""
-    csv_path, last = work / 'results.csv', work / 'weights' / 'last.pt'
     with open(tmp / 'first.log', 'w') as log:
         proc = subprocess.Popen([sys.executable] + args, cwd=REPO_ROOT, env=guarded_env(tmp),
                                 stdout=log, stderr=subprocess.STDOUT)
         try:
-            deadline, size = time.time() + timeout, -1
-            while time.time() < deadline:
-                assert proc.poll() is None, (tmp / 'first.log').read_text()[-3000:]
-                if (csv_path.exists() and last.exists()
-                        and last.stat().st_mtime >= csv_path.stat().st_mtime):
-                    if last.stat().st_size == size:  # written completely
-                        return
-                    size = last.stat().st_size
-                time.sleep(0.5)
-            pytest.fail('no checkpoint after the first epoch')
+            wait_for_first_checkpoint(proc, work)
         finally:
             proc.kill()
             proc.wait()
