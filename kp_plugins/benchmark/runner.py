@@ -21,7 +21,6 @@ import math
 import os
 import os.path as osp
 import re
-import shutil
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -368,9 +367,9 @@ class Benchmark:
             if state == 'fresh' and osp.isdir(run_dir):
                 # another protocol's run (or an unreadable one): its rows must not mix
                 # into this one, but its weights are kept for the user to decide
-                stale = run_dir + '.replaced'
-                shutil.rmtree(stale, ignore_errors=True)
-                os.rename(run_dir, stale)
+                stale = self.set_aside(run_dir)
+                print(f'{entry.name}: an earlier run with other arguments moved to {stale}',
+                      flush=True)
                 self.s.notes.append(f'YOLO: an earlier run with other arguments was moved to '
                                     f'{stale}')
             cmd = yolo.train_command(data['data_yaml'], run_dir, self.p, self.s.yolo_imgsz,
@@ -389,8 +388,7 @@ class Benchmark:
                 proc = dict(returncode=0, peak_rss_mb=None, wall_s=None)
             else:
                 if state == 'resume':
-                    yolo.note_resume(run_dir)
-                    done = len(yolo.read_results_csv(run_dir))
+                    done = yolo.note_resume(run_dir)
                     self.progress.update(done / epochs, f'resuming after epoch {done}/{epochs}',
                                          force=True, rebase=True)
                 proc = run_logged(cmd, log, env=child_env(self.s.threads), on_line=on_line)

@@ -117,17 +117,17 @@ def run_state(run_dir: str, data_yaml: str, protocol: Protocol, imgsz: int) -> s
         args = yaml.safe_load(f) or {}
     expected = dict(epochs=protocol.epochs, imgsz=imgsz, batch=protocol.batch_size,
                     seed=protocol.seed)
+    last = osp.abspath(osp.join(run_dir, 'weights', 'last.pt'))
     # a resumed run rewrites args.yaml with model = its own weights/last.pt
-    models = (MODEL_YAML, osp.abspath(osp.join(run_dir, 'weights', 'last.pt')))
     if (any(args.get(k) != v for k, v in expected.items())
             or osp.abspath(str(args.get('data'))) != osp.abspath(data_yaml)
             or (args.get('model') != MODEL_YAML
-                and osp.abspath(str(args.get('model'))) not in models)):
+                and osp.abspath(str(args.get('model'))) != last)):
         return 'fresh'
     done = len(read_results_csv(run_dir))
     if done >= protocol.epochs:
         return 'trained'
-    if done > 0 and osp.isfile(osp.join(run_dir, 'weights', 'last.pt')):
+    if done > 0 and osp.isfile(last):
         return 'resume'
     return 'fresh'
 
@@ -135,11 +135,15 @@ def run_state(run_dir: str, data_yaml: str, protocol: Protocol, imgsz: int) -> s
 RESUME_RECORD = 'kp_resumed.json'
 
 
-def note_resume(run_dir: str) -> None:
+def note_resume(run_dir: str) -> int:
     """Record, before a resume, the training time the run folder already
     holds (the ``time`` of its last ``results.csv`` row): Ultralytics
     restarts that column at 0 in the resumed process, and nothing in the
-    csv marks where."""
+    csv marks where.
+
+    Returns:
+        int: the number of epochs done before the resume.
+    """
     rows = read_results_csv(run_dir)
     path = osp.join(run_dir, RESUME_RECORD)
     done = []
@@ -149,6 +153,7 @@ def note_resume(run_dir: str) -> None:
     done.append(dict(epochs_done=len(rows), seconds=rows[-1].get('time', 0.0) if rows else 0.0))
     with open(path, 'w') as f:
         json.dump(done, f, indent=1)
+    return len(rows)
 
 
 def train_seconds(run_dir: str) -> Optional[float]:

@@ -83,10 +83,10 @@ def test_train_seconds_adds_the_time_before_each_resume(setup):
     run_dir, data_yaml, _ = setup
     write_run(run_dir, data_yaml, rows=[(1, 2.9)])
     assert yolo.train_seconds(str(run_dir)) == pytest.approx(2.9)
-    yolo.note_resume(str(run_dir))  # killed after epoch 1, resumed
+    assert yolo.note_resume(str(run_dir)) == 1  # killed after epoch 1, resumed
     write_run(run_dir, data_yaml, rows=[(1, 2.9), (2, 3.0), (3, 6.3)])
     assert yolo.train_seconds(str(run_dir)) == pytest.approx(2.9 + 6.3)
-    yolo.note_resume(str(run_dir))  # killed again after epoch 3
+    assert yolo.note_resume(str(run_dir)) == 3  # killed again after epoch 3
     write_run(run_dir, data_yaml, rows=[(1, 2.9), (2, 3.0), (3, 6.3), (4, 4.0)])
     assert yolo.train_seconds(str(run_dir)) == pytest.approx(2.9 + 6.3 + 4.0)
     (run_dir / 'results.csv').unlink()

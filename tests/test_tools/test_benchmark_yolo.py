@@ -88,7 +88,7 @@ def test_yolo_entry_resumes_caches_and_keeps_its_run(tmp_path, shared_data):
     # other arguments (image size): a new run; the old one is moved aside, not deleted
     res = run_tool(cmd + ['--yolo-imgsz', '96'], timeout=600)
     assert res.returncode == 0, res.stdout[-5000:]
-    assert (entry / 'train.replaced' / 'weights' / 'last.pt').exists()
+    assert (entry / 'train.old1' / 'weights' / 'last.pt').exists()
     assert epochs_in(run_dir) == [1, 2, 3, 4]
     assert 'moved to' in (work / 'results.md').read_text()
     speed = json.loads((entry / 'speed.json').read_text())
