@@ -1,0 +1,9 @@
+# As pose-detection_kp-bbox_onnxruntime_static.py with a dynamic batch.
+_base_ = ['./pose-detection_kp-bbox_onnxruntime_static.py']
+
+onnx_config = dict(
+    dynamic_axes=dict(
+        input={0: 'batch'},
+        bbox={0: 'batch'},
+        coords={0: 'batch'},
+        visibility={0: 'batch'}))

