@@ -9,12 +9,26 @@ registries (``mmpose.registry``): configs load it with::
 It also allow-lists, for ``torch.load(weights_only=True)``, exactly the
 objects MMEngine's own checkpoints hold, so resume and ``tools/test.py`` work
 on torch >= 2.6 (see :mod:`kp_plugins.engine.checkpoint`).
+
+Without torch (a machine that only runs exported ONNX files), importing
+kp_plugins registers nothing and :mod:`kp_plugins.deploy.runtime` works.
 """
 from .version import __version__
-from .engine.checkpoint import allow_mmengine_checkpoints
 
-allow_mmengine_checkpoints()
+try:
+    import torch  # noqa: F401
+except ModuleNotFoundError:
+    # A deployment machine with onnxruntime alone: kp_plugins.deploy.runtime
+    # works, nothing is registered (MMPose itself needs torch).
+    TORCH_AVAILABLE = False
+else:
+    TORCH_AVAILABLE = True
 
-from . import codecs, datasets, evaluation, models  # noqa: E402,F401  (registration)
+if TORCH_AVAILABLE:
+    from .engine.checkpoint import allow_mmengine_checkpoints
 
-__all__ = ['__version__', 'allow_mmengine_checkpoints']
+    allow_mmengine_checkpoints()
+
+    from . import codecs, datasets, evaluation, models  # noqa: E402,F401  (registration)
+
+__all__ = ['__version__', 'TORCH_AVAILABLE']

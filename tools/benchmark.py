@@ -74,6 +74,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--yolo-imgsz', type=int, help='YOLO image size (default 320)')
     parser.add_argument('--quick', action='store_true',
                         help='smoke run: few iterations per entry on tiny subsets')
+    parser.add_argument('--speed-only', action='store_true',
+                        help='measure speed and size only (torch and onnxruntime); train '
+                        'nothing, show the accuracy of entries already trained in the work dir')
     parser.add_argument('--estimate', type=int, metavar='N',
                         help='only time N training iterations per entry and project the '
                         'full run')
@@ -115,7 +118,7 @@ def build_settings(args):
         entries=select_entries(args.entries),
         batch_sizes=pick(args.batch_sizes, q, 'batch_sizes', [1, 32]),
         warmup=pick(args.warmup, q, 'warmup', 3), repeats=pick(args.repeats, q, 'repeats', 10),
-        threads=args.threads, r50=not args.no_r50,
+        threads=args.threads, r50=not args.no_r50, train=not args.speed_only,
         yolo_imgsz=pick(args.yolo_imgsz, q, 'yolo_imgsz', 320),
         yolo_subset=QUICK['yolo_subset'] if q else None,
         eta_defaults=QUICK['eta_defaults'] if q else {},

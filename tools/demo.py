@@ -9,6 +9,8 @@
     python tools/demo.py CONFIG CKPT photos/ --out-dir out --bbox-file dets.json \\
         [--bbox-ann dets_images.json]
     python tools/demo.py CONFIG CKPT photo.jpg --out-dir out --det whole-image
+    # an exported ONNX model (tools/export_onnx.py) run by onnxruntime
+    python tools/demo.py CONFIG model.onnx photos/ --out-dir out --backend onnxruntime
 
 The pose model is any top-down config + checkpoint, kp_plugins' or MMPose's
 (mmpose.apis.init_model + inference_topdown); skeletons are drawn by MMPose's
@@ -41,10 +43,14 @@ def parse_args() -> argparse.Namespace:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__.split('\n\n', 1)[1])
     parser.add_argument('config', help='top-down pose config (kp_plugins or MMPose)')
-    parser.add_argument('checkpoint', help='pose checkpoint (local file)')
+    parser.add_argument('checkpoint', help='pose checkpoint (local file); with --backend '
+                        'onnxruntime, the .onnx file')
     parser.add_argument('inputs', nargs='+', help='images, image folders, .txt image lists, videos')
     parser.add_argument('--out-dir', required=True,
                         help='folder for the drawn images / videos and JSON')
+    parser.add_argument('--backend', choices=('pytorch', 'onnxruntime'), default='pytorch',
+                        help='run the checkpoint with PyTorch (default) or an exported .onnx '
+                        'file with onnxruntime')
     parser.add_argument('--det', choices=DET_MODES, help='where person boxes come from (default: '
                         'from the options given, else whole-image)')
     parser.add_argument('--det-config', help='MMDet detector config (path or mmdet::...)')
@@ -67,6 +73,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='overrides for the pose config')
     args = parser.parse_args()
+    if args.backend == 'onnxruntime' and not args.checkpoint.endswith('.onnx'):
+        parser.error('--backend onnxruntime takes a .onnx file (tools/export_onnx.py) in place '
+                     f'of the checkpoint, got {args.checkpoint!r}')
+    if args.backend == 'pytorch' and args.checkpoint.endswith('.onnx'):
+        parser.error(f'{args.checkpoint!r} is an ONNX file: add --backend onnxruntime')
     if args.det is None:
         args.det = ('mmdet' if args.det_config or args.det_checkpoint else
                     'ultralytics' if args.ultralytics else
@@ -193,16 +204,34 @@ class Demo:
     def __init__(self, args) -> None:
         from kp_plugins.apis import build_pose_visualizer, keypoint_names, load_pose_model
         self.args = args
-        self.model = load_pose_model(args.config, args.checkpoint, args.device, args.cfg_options)
+        if args.backend == 'onnxruntime':
+            from kp_plugins.deploy.runtime import OnnxPoseModel
+            self.model = OnnxPoseModel(args.checkpoint)
+            exported_from = self.model.metadata.get('config')
+            if exported_from != osp.basename(args.config):
+                print(f'warning: {args.checkpoint} was exported from {exported_from!r}, '
+                      f'not {osp.basename(args.config)!r}; its own metadata is used',
+                      file=sys.stderr)
+        else:
+            self.model = load_pose_model(args.config, args.checkpoint, args.device,
+                                         args.cfg_options)
         self.boxes = BoxSource(args)
         self.visualizer = build_pose_visualizer(self.model.dataset_meta, args.radius,
                                                 args.thickness)
-        self.header = dict(pose_config=args.config, boxes_from=args.det,
+        self.header = dict(pose_config=args.config, boxes_from=args.det, backend=args.backend,
                            keypoint_names=keypoint_names(self.model.dataset_meta))
 
+    def predict(self, image: np.ndarray, boxes: np.ndarray):
+        """Poses of the persons in ``boxes`` (N, 5) as a ``PoseDataSample``."""
+        from kp_plugins.apis import poses_sample, predict_poses
+        if self.args.backend == 'pytorch':
+            return predict_poses(self.model, image, boxes)
+        keypoints, scores = self.model.predict(image, boxes[:, :4])
+        return poses_sample(image.shape[:2], keypoints, scores, boxes)
+
     def frame(self, image: np.ndarray, path: Optional[str]) -> Tuple[np.ndarray, List[dict]]:
-        from kp_plugins.apis import draw_poses, poses_to_json, predict_poses
-        sample = predict_poses(self.model, image, self.boxes(image, path))
+        from kp_plugins.apis import draw_poses, poses_to_json
+        sample = self.predict(image, self.boxes(image, path))
         drawn = draw_poses(self.visualizer, image, sample, self.args.kpt_thr,
                            draw_bbox=not self.args.no_bbox)
         return drawn, poses_to_json(sample)
@@ -261,11 +290,12 @@ def main() -> None:
     args = parse_args()
     from kp_plugins.apis import (BBoxFileError, ImageSourceError, PersonDetectorError,
                                  PoseModelError, UnreadableImageError)
+    from kp_plugins.deploy.runtime import OnnxModelError
     items = expand_inputs(args.inputs)
     try:
         demo = Demo(args)
     except (PoseModelError, PersonDetectorError, BBoxFileError, ImageSourceError,
-            FileNotFoundError) as exc:
+            OnnxModelError, FileNotFoundError) as exc:
         sys.exit(f'error: {exc}')
     if args.det == 'bbox-file' and any(kind == 'video' for kind, _ in items):
         sys.exit('error: --bbox-file gives boxes for images, not for video frames; '

@@ -8,7 +8,8 @@
 # torch + torchvision, mmcv built from its sdist with its C++ ops (wheel cached
 # under ~/.cache/kp_plugins so a second run skips the ~10 minute build),
 # mmengine, mmdet and mmpose without their unusable dependencies (chumpy),
-# the COCO tools, and kp_plugins itself (editable, with test extras).
+# the COCO tools, and kp_plugins itself (editable, with its test, deploy
+# (onnx, onnxruntime, onnxslim) and yolo (ultralytics) extras).
 # Safe to run twice. Environment knobs:
 #   KP_PYTHON     python interpreter to build the venv from (default: python3.11 or python3)
 #   KP_VENV       venv location (default: <repo>/.venv)
@@ -108,9 +109,9 @@ step "mmengine, the runtime deps of mmdet / mmpose, COCO tools"
 step "mmdet $(pin mmdet) and mmpose $(pin mmpose) (--no-deps)"
 "${PIP[@]}" -q --no-deps mmdet mmpose
 
-step "kp_plugins (editable) with its test extras and the ultralytics extra"
-EXTRAS="tests"
-[ "${KP_NO_EXTRAS:-0}" = "1" ] || EXTRAS="tests,yolo"
+step "kp_plugins (editable) with its test and deploy extras and the ultralytics extra"
+EXTRAS="tests,deploy"
+[ "${KP_NO_EXTRAS:-0}" = "1" ] || EXTRAS="tests,deploy,yolo"
 # pip would resolve mmpose's declared dependencies again (chumpy, which does
 # not build), so install kp_plugins --no-deps plus its own dependency list
 # from pyproject.toml, minus the OpenMMLab packages installed above.
@@ -135,11 +136,13 @@ step "verifying the stack"
 import numpy, torch, mmcv, mmengine, mmdet, mmpose
 from mmcv.ops import nms  # noqa: F401  (proves the C++ ops were built)
 import xtcocotools, pycocotools  # noqa: F401
+import onnx, onnxruntime  # noqa: F401  (deploy extra)
 import mmpose.apis  # noqa: F401
 import kp_plugins
 assert numpy.__version__.startswith('1.'), numpy.__version__
 print('numpy', numpy.__version__, '| torch', torch.__version__, '| mmcv', mmcv.__version__,
       '| mmengine', mmengine.__version__, '| mmdet', mmdet.__version__,
-      '| mmpose', mmpose.__version__, '| kp_plugins', kp_plugins.__version__)
+      '| mmpose', mmpose.__version__, '| onnxruntime', onnxruntime.__version__,
+      '| kp_plugins', kp_plugins.__version__)
 EOF
 step "done in $(( $(date +%s) - T0 )) s; activate with: source $VENV/bin/activate"

@@ -15,7 +15,8 @@ from .person_detection import (MMDetPersonDetector, PersonDetector, PersonDetect
                                default_device, find_person_class, resolve_config_path,
                                select_person_boxes)
 from .pose_inference import (PoseModelError, build_pose_visualizer, draw_poses,
-                             keypoint_names, load_pose_model, poses_to_json, predict_poses)
+                             keypoint_names, load_pose_model, poses_sample, poses_to_json,
+                             predict_poses)
 
 __all__ = [
     'BBoxFileError', 'DetectionSummary', 'boxes_to_coco_results', 'detect_to_bbox_file',
@@ -27,5 +28,5 @@ __all__ = [
     'UltralyticsPersonDetector', 'build_person_detector', 'default_device',
     'find_person_class', 'resolve_config_path', 'select_person_boxes', 'PoseModelError',
     'build_pose_visualizer', 'draw_poses', 'keypoint_names', 'load_pose_model',
-    'poses_to_json', 'predict_poses'
+    'poses_sample', 'poses_to_json', 'predict_poses'
 ]

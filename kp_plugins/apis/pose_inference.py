@@ -81,24 +81,41 @@ def predict_poses(model, image: np.ndarray, boxes: np.ndarray):
         ``keypoint_scores`` (N, K), ``bboxes`` (N, 4), ``bbox_scores`` (N,);
         ``N == 0`` when there is no box (no whole-image fallback).
     """
-    from mmengine.structures import InstanceData
     from mmpose.apis import inference_topdown
-    from mmpose.structures import PoseDataSample, merge_data_samples
+    from mmpose.structures import merge_data_samples
 
     boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 5)
     if len(boxes) == 0:
         num_keypoints = model.dataset_meta['num_keypoints']
-        sample = PoseDataSample(metainfo=dict(ori_shape=image.shape[:2]))
-        sample.pred_instances = InstanceData(
-            keypoints=np.zeros((0, num_keypoints, 2), np.float32),
-            keypoint_scores=np.zeros((0, num_keypoints), np.float32),
-            bboxes=np.zeros((0, 4), np.float32), bbox_scores=np.zeros(0, np.float32))
-        return sample
+        return poses_sample(image.shape[:2], np.zeros((0, num_keypoints, 2), np.float32),
+                            np.zeros((0, num_keypoints), np.float32), boxes)
     samples = inference_topdown(model, image, boxes[:, :4], bbox_format='xyxy')
     for sample, score in zip(samples, boxes[:, 4]):
         # inference_topdown gives every box score 1; keep the detector's.
         sample.pred_instances.bbox_scores = np.array([score], dtype=np.float32)
     return merge_data_samples(samples)
+
+
+def poses_sample(image_shape, keypoints: np.ndarray, keypoint_scores: np.ndarray,
+                 boxes: np.ndarray):
+    """A ``PoseDataSample`` holding given poses (e.g. from an ONNX model), as
+    :func:`predict_poses` returns them.
+
+    Args:
+        image_shape: ``(h, w)`` of the image.
+        keypoints: (N, K, 2) image pixels.
+        keypoint_scores: (N, K).
+        boxes: (N, 5) ``[x1, y1, x2, y2, score]``.
+    """
+    from mmengine.structures import InstanceData
+    from mmpose.structures import PoseDataSample
+    boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 5)
+    sample = PoseDataSample(metainfo=dict(ori_shape=tuple(image_shape)))
+    sample.pred_instances = InstanceData(
+        keypoints=np.asarray(keypoints, np.float32),
+        keypoint_scores=np.asarray(keypoint_scores, np.float32),
+        bboxes=boxes[:, :4].copy(), bbox_scores=boxes[:, 4].copy())
+    return sample
 
 
 def poses_to_json(sample) -> List[dict]:

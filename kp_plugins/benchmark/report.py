@@ -22,6 +22,8 @@ COLUMNS = [
     ('latency_b1_ms', 'predict ms b1', '{:.1f}'),
     ('latency_bN_ms', 'predict ms bN', '{:.1f}'),
     ('latency_batch', 'N', '{}'),
+    ('ort_b1_ms', 'onnxruntime ms b1', '{:.1f}'),
+    ('ort_bN_ms', 'onnxruntime ms bN', '{:.1f}'),
     ('head_decode_b1_ms', 'head+decode ms b1', '{:.2f}'),
     ('head_decode_bN_ms', 'head+decode ms bN', '{:.2f}'),
     ('backbone_b1_ms', 'backbone ms b1', '{:.1f}'),
@@ -59,10 +61,12 @@ def markdown_table(rows: Sequence[dict], keys: Sequence[str]) -> str:
 
 
 ACCURACY_KEYS = ['entry', 'approach', 'params_m', 'gflops', 'latency_b1_ms', 'latency_bN_ms',
+                 'ort_b1_ms', 'ort_bN_ms',
                  'head_decode_b1_ms', 'train_samples_per_s', 'peak_rss_gb', 'train_min',
                  'coco_ap', 'coco_ar', 'pck', 'epe', 'status']
 R50_KEYS = ['entry', 'params_m', 'head_params_m', 'gflops', 'backbone_b1_ms',
-            'head_decode_b1_ms', 'head_decode_bN_ms', 'latency_b1_ms', 'latency_bN_ms']
+            'head_decode_b1_ms', 'head_decode_bN_ms', 'latency_b1_ms', 'latency_bN_ms',
+            'ort_b1_ms', 'ort_bN_ms']
 
 
 def write_markdown(path: str, title: str, header_lines: Sequence[str],
@@ -199,6 +203,7 @@ def speed_columns(speed: Optional[dict], big_batch: Optional[int]) -> dict:
         gflops=div(speed.get('flops'), 1e9),
         latency_b1_ms=b1.get('full_ms'), latency_bN_ms=bn.get('full_ms'),
         latency_batch=big_batch if bn else None,
+        ort_b1_ms=b1.get('ort_ms'), ort_bN_ms=bn.get('ort_ms'),
         head_decode_b1_ms=b1.get('head_decode_ms'), head_decode_bN_ms=bn.get('head_decode_ms'),
         backbone_b1_ms=b1.get('backbone_ms'))
 

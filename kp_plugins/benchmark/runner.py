@@ -53,6 +53,9 @@ class Settings:
         warmup / repeats: latency warm-up calls and timed calls (median).
         threads: torch threads for latency and for the training processes.
         r50: also measure every entry's ResNet-50 256x192 config.
+        train: train the entries (``False``: speed and size only; YOLO,
+            whose latency needs its trained weights, is left out, and
+            entries show the accuracy already in the work dir, if any).
         yolo_imgsz: Ultralytics training / inference size.
         yolo_subset: ``(coco, lspet)`` images for YOLO (quick runs).
         title: heading of results.md.
@@ -67,6 +70,7 @@ class Settings:
     repeats: int = 10
     threads: int = 2
     r50: bool = True
+    train: bool = True
     yolo_imgsz: int = 320
     yolo_subset: Optional[List[int]] = None
     title: str = 'kp_plugins approaches benchmark'
@@ -81,7 +85,7 @@ class Settings:
 
     def speed_key(self) -> dict:
         return dict(batch_sizes=[int(b) for b in self.batch_sizes], warmup=self.warmup,
-                    repeats=self.repeats, threads=self.threads)
+                    repeats=self.repeats, threads=self.threads, onnxruntime=True)
 
 
 def load_json(path: str) -> Optional[dict]:
@@ -157,6 +161,10 @@ class Benchmark:
         self.stream = stream
         self.progress: Optional[Progress] = None
 
+    def entries(self) -> List[Entry]:
+        """The entries this run handles (no YOLO without training)."""
+        return [e for e in self.s.entries if self.s.train or e.kind != 'yolo']
+
     # ------------------------------------------------------------ paths
     def entry_dir(self, entry: Entry) -> str:
         return osp.join(self.s.work_dir, 'entries', entry.name)
@@ -180,8 +188,10 @@ class Benchmark:
     # ------------------------------------------------------------ tasks
     def tasks(self) -> List[tuple]:
         tasks = []
-        for e in self.s.entries:
-            tasks.append((f'train:{e.name}', 'yolo' if e.kind == 'yolo' else 'train', e.name))
+        for e in self.entries():
+            if self.s.train:
+                tasks.append((f'train:{e.name}', 'yolo' if e.kind == 'yolo' else 'train',
+                              e.name))
             tasks.append((f'speed:{e.name}', 'speed', e.name))
         if self.s.r50:
             tasks += [(f'r50:{e.name}', 'speed', f'{e.name} (ResNet-50 256x192)')
@@ -197,11 +207,12 @@ class Benchmark:
         self.progress = Progress(self.tasks(), defaults=self.s.eta_defaults,
                                  **({'stream': self.stream} if self.stream else {}))
         results: Dict[str, dict] = {}
-        for entry in self.s.entries:
+        for entry in self.entries():
             if entry.kind == 'yolo':
                 acc, speed = self.yolo(entry)
             else:
-                acc = self.train(entry)
+                acc = self.train(entry) if self.s.train else load_json(
+                    osp.join(self.entry_dir(entry), 'accuracy.json'))
                 speed = self.speed(f'speed:{entry.name}', entry.configs[self.p.name],
                                    osp.join(self.entry_dir(entry), 'speed.json'))
             results[entry.name] = dict(accuracy=acc, speed=speed)
@@ -509,7 +520,9 @@ class Benchmark:
             'val: coco_trainval/annotations_val.json with ground-truth boxes, flip test as '
             'each config sets it; metrics of the last epoch',
             f'- latency: median of {self.s.repeats} after {self.s.warmup} warm-up, whole '
-            f'`predict` (forward + decode, no flip test) per batch, random weights; FLOPs from '
+            f'`predict` (forward + decode, no flip test) per batch, random weights; '
+            '"onnxruntime ms": the same model exported by tools/export_onnx.py (decode in the '
+            'graph) run by onnxruntime on the same crops and threads; FLOPs from '
             'mmengine.analysis (one multiply-add = 1 FLOP, batch 1, no decode)',
             '- training throughput: batch / median logged s/iter (data loading included); '
             'peak RSS: largest process of the training run',

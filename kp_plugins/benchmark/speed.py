@@ -59,6 +59,21 @@ def make_batch(model: torch.nn.Module, cfg: Config, batch_size: int,
         ``data_samples`` list (N PoseDataSample with input_size/center/scale,
         flip indices and the person box).
     """
+    packed = pipeline_batch(model, cfg, batch_size, seed)
+    with torch.no_grad():
+        data = model.data_preprocessor(packed, training=False)
+    return data['inputs'], data['data_samples']
+
+
+def pipeline_batch(model: torch.nn.Module, cfg: Config, batch_size: int,
+                   seed: int = 0) -> Dict[str, list]:
+    """The config's val pipeline (minus image loading) on random 640x480
+    images with one person box each, before the data preprocessor.
+
+    Returns:
+        dict: ``inputs`` (N uint8 (3, H, W) crops, the pipeline's channel
+        order) and ``data_samples`` (N PoseDataSample).
+    """
     from mmcv.transforms import Compose
     from mmengine.registry import init_default_scope
     init_default_scope(cfg.get('default_scope', 'mmpose'))
@@ -85,9 +100,7 @@ def make_batch(model: torch.nn.Module, cfg: Config, batch_size: int,
         out = pipeline(info)
         packed['inputs'].append(out['inputs'])
         packed['data_samples'].append(out['data_samples'])
-    with torch.no_grad():
-        data = model.data_preprocessor(packed, training=False)
-    return data['inputs'], data['data_samples']
+    return packed
 
 
 def median_ms(fn: Callable[[], object], warmup: int = 3, repeats: int = 10) -> float:
@@ -214,8 +227,43 @@ def input_hw(cfg: Config) -> Tuple[int, int]:
     raise ValueError('no TopdownAffine step in the val pipeline: not a top-down config')
 
 
+def onnxruntime_latency(model: torch.nn.Module, cfg: Config, batch_sizes: Sequence[int],
+                        warmup: int = 3, repeats: int = 10) -> Dict[int, float]:
+    """Median ms of one onnxruntime call (CPU, as many intra-op threads as
+    torch uses) of the model exported with its decode in the graph
+    (:mod:`kp_plugins.deploy.export`, dynamic batch), per batch size, on
+    the crops of the config's val pipeline.
+
+    Raises:
+        ImportError: onnx / onnxruntime are not installed.
+    """
+    import tempfile
+
+    import onnxruntime as ort
+
+    from kp_plugins.deploy.export import export_onnx
+    with tempfile.TemporaryDirectory() as tmp:
+        path = f'{tmp}/model.onnx'
+        model.dataset_meta = getattr(model, 'dataset_meta', None) or coco_metainfo()
+        export_onnx(model, cfg, path, 'benchmark')
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = torch.get_num_threads()
+        options.inter_op_num_threads = 1
+        session = ort.InferenceSession(path, options, providers=['CPUExecutionProvider'])
+    out = {}
+    for bs in batch_sizes:
+        packed = pipeline_batch(model, cfg, bs)
+        feed = {'input': torch.stack(packed['inputs']).float().numpy()}
+        if 'bbox' in [i.name for i in session.get_inputs()]:
+            with torch.no_grad():
+                samples = model.data_preprocessor(packed, training=False)['data_samples']
+            feed['bbox'] = model.head.sample_input_bboxes(samples).astype(np.float32)
+        out[int(bs)] = median_ms(lambda: session.run(None, feed), warmup, repeats)
+    return out
+
+
 def speed_and_size(cfg: Config, batch_sizes: Sequence[int] = (1, 32), warmup: int = 3,
-                   repeats: int = 10, flops: bool = True) -> dict:
+                   repeats: int = 10, flops: bool = True, onnxruntime: bool = True) -> dict:
     """Size and CPU latency of one top-down config (random weights: speed
     does not depend on them), on the threads torch is set to.
 
@@ -224,7 +272,9 @@ def speed_and_size(cfg: Config, batch_sizes: Sequence[int] = (1, 32), warmup: in
         ``flops`` and ``backbone_flops`` (batch 1), ``input`` ("HxW"), ``threads``, and per
         batch size ``latency[N]`` = ``{backbone_ms, head_decode_ms, full_ms}``
         (medians; ``full_ms`` is the whole ``predict``: forward + decode,
-        no flip test).
+        no flip test), with ``onnxruntime``, also ``ort_ms`` (the exported
+        graph, decode included, :func:`onnxruntime_latency`) or
+        ``ort_error`` when it could not be measured.
     """
     model = build_pose_model(cfg)
     hw = input_hw(cfg)
@@ -238,4 +288,10 @@ def speed_and_size(cfg: Config, batch_sizes: Sequence[int] = (1, 32), warmup: in
     for bs in batch_sizes:
         inputs, samples = make_batch(model, cfg, bs)
         out['latency'][int(bs)] = measure_latency(model, inputs, samples, warmup, repeats)
+    if onnxruntime:
+        try:
+            for bs, ms in onnxruntime_latency(model, cfg, batch_sizes, warmup, repeats).items():
+                out['latency'][bs]['ort_ms'] = ms
+        except Exception as exc:  # noqa: BLE001  (no deploy extra, a head that does not export)
+            out['ort_error'] = f'{type(exc).__name__}: {exc}'
     return out

@@ -6,6 +6,7 @@ from torch import Tensor
 from mmpose.codecs.base import BaseKeypointCodec
 from mmpose.registry import KEYPOINT_CODECS
 from mmpose.structures.bbox import get_warp_matrix
+from kp_plugins.deploy.preprocess import boxes_in_input
 from kp_plugins.utils.scores import visibility_scores
 from .utils import (areas_in_input, check_input_size, from_frame,
                     inside_input, labelled_mask, to_frame)
@@ -97,12 +98,8 @@ class KPBBoxLabel(BaseKeypointCodec):
         warp = get_warp_matrix(
             np.asarray(input_center, dtype=np.float64).reshape(2),
             np.asarray(input_scale, dtype=np.float64).reshape(2),
-            float(rotation), output_size=self.input_size).astype(np.float64)
-        factor = np.sqrt(abs(np.linalg.det(warp[:, :2])))
-        centers = (bboxes[:, :2] + bboxes[:, 2:]) / 2
-        centers = centers @ warp[:, :2].T + warp[:, 2]
-        half = (bboxes[:, 2:] - bboxes[:, :2]) * factor / 2
-        return np.concatenate([centers - half, centers + half], axis=-1)
+            float(rotation), output_size=self.input_size)
+        return boxes_in_input(bboxes, warp)
 
     @staticmethod
     def box_frame(input_bboxes: np.ndarray

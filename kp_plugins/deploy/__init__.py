@@ -1,7 +1,10 @@
-"""Deployment of kp_plugins models.
+"""Deployment: ONNX export with the decode inside the graph
+(:mod:`kp_plugins.deploy.export`, torch) and an onnxruntime runtime with
+numpy pre- and post-processing (:mod:`kp_plugins.deploy.runtime`, no torch).
 
-``kp_plugins.deploy.mmdeploy_support`` makes mmdeploy 1.3.1 convert and
-evaluate every kp head. It imports mmdeploy, so only the deploy configs in
-``configs/deploy/`` load it (``custom_imports``); ``import kp_plugins`` and
-``import kp_plugins.deploy`` never do.
+Nothing is imported here, so that ``kp_plugins.deploy.runtime`` and
+``kp_plugins.deploy.preprocess`` load without torch, and
+:mod:`kp_plugins.deploy.mmdeploy_support` (mmdeploy 1.3.1 conversion and
+evaluation of every head; it imports mmdeploy) loads only from the deploy
+configs in ``configs/deploy/``.
 """

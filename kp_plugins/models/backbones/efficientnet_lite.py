@@ -187,7 +187,10 @@ class SameConv2d(nn.Conv2d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.stride[0] > 1:
             pads = []
-            for size in (x.shape[-1], x.shape[-2]):  # F.pad order: w then h
+            # int(): an exported graph (ONNX) gets constant pads for its fixed
+            # input size instead of a shape computation that graph
+            # simplifiers fold wrongly.
+            for size in (int(x.shape[-1]), int(x.shape[-2])):  # F.pad order: w then h
                 total = max((math.ceil(size / self.stride[0]) - 1) * self.stride[0]
                             + self.kernel_size[0] - size, 0)
                 pads += [total // 2, total - total // 2]

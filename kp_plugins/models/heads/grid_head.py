@@ -243,18 +243,15 @@ class KPGridHead(KPBaseHead):
             offsets = (offsets + offsets_flip) * 0.5
         else:
             presence, offsets = self.forward(feats)
+        preds = self.decode((presence, offsets))
         if self.presence_normalization == 'softmax':
-            presence = self.softmax_as_logits(presence)
-        return self.decode((presence, offsets))
-
-    @staticmethod
-    def softmax_as_logits(presence: Tensor) -> Tensor:
-        """(B, K, Gh, Gw) logits -> per-cell logits whose sigmoid is the
-        cell's softmax probability over the grid (same argmax), so the
-        codec's sigmoid score is that probability."""
-        log_p = presence.flatten(2).log_softmax(dim=-1)
-        log_not_p = torch.log1p(-log_p.exp().clamp(max=1 - 1e-6))
-        return (log_p - log_not_p).view_as(presence)
+            # The cell comes from the logits themselves (a transform of them
+            # to sigmoid-logits would round near-equal cells to ties); the
+            # score is the best cell's softmax probability.
+            best_probs = presence.detach().flatten(2).softmax(dim=-1).amax(dim=-1)
+            for pred, probs in zip(preds, best_probs.cpu().numpy()):
+                pred.keypoint_scores = probs[None].astype(np.float32)
+        return preds
 
     @staticmethod
     def cell_xy(gh: int, gw: int, like: Tensor) -> Tensor:

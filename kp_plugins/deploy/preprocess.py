@@ -1,0 +1,134 @@
+"""Top-down crops and their inverse in numpy + OpenCV alone (no torch).
+
+The same geometry as MMPose's test pipeline and estimator, so that a model
+deployed with :mod:`kp_plugins.deploy.runtime` sees exactly the crops
+``tools/test.py`` feeds it:
+
+- ``GetBBoxCenterScale``: box ``xyxy`` -> centre and ``padding`` x size;
+- ``TopdownAffine`` (``use_udp=False``, no rotation): the size is widened
+  to the input's aspect ratio, then ``cv2.warpAffine`` with the matrix of
+  ``mmpose.structures.bbox.get_warp_matrix`` (bilinear);
+- ``TopdownPoseEstimator.add_pred_to_datasample``: input pixels -> image
+  pixels, ``kp / input_size * scale + center - scale / 2``.
+
+:func:`warp_matrix` follows ``get_warp_matrix`` of MMPose 1.3.2
+(``mmpose/structures/bbox/transforms.py``, Copyright (c) OpenMMLab,
+Apache-2.0) for ``rot=0, shift=0``; the float32 arithmetic is kept so the
+matrices are bit-identical.
+
+Symbols: ``N`` persons, ``K`` keypoints, model input ``[W, H]``.
+"""
+from typing import Tuple
+
+import cv2
+import numpy as np
+
+#: ``GetBBoxCenterScale``'s default padding.
+DEFAULT_BBOX_PADDING = 1.25
+
+
+def bbox_xyxy_to_center_scale(bboxes: np.ndarray,
+                              padding: float = DEFAULT_BBOX_PADDING
+                              ) -> Tuple[np.ndarray, np.ndarray]:
+    """(N, 4) ``xyxy`` boxes -> centres (N, 2) and padded sizes (N, 2),
+    float32 like the boxes MMPose's datasets hold."""
+    bboxes = np.asarray(bboxes, dtype=np.float32).reshape(-1, 4)
+    scale = (bboxes[:, 2:] - bboxes[:, :2]) * padding
+    center = (bboxes[:, 2:] + bboxes[:, :2]) * 0.5
+    return center, scale
+
+
+def fix_aspect_ratio(scale: np.ndarray, aspect_ratio: float) -> np.ndarray:
+    """Widen (N, 2) sizes ``(w, h)`` to ``w / h == aspect_ratio``, as
+    ``TopdownAffine`` does."""
+    w, h = np.hsplit(np.asarray(scale), [1])
+    return np.where(w > h * aspect_ratio, np.hstack([w, w / aspect_ratio]),
+                    np.hstack([h * aspect_ratio, h]))
+
+
+def warp_matrix(center: np.ndarray, scale: np.ndarray,
+                output_size: Tuple[int, int]) -> np.ndarray:
+    """(2, 3) affine matrix mapping the box ``center, scale`` (image pixels)
+    onto an ``output_size = (W, H)`` crop (MMPose's ``get_warp_matrix`` with
+    no rotation and no shift)."""
+    src_w = scale[0]
+    dst_w, dst_h = output_size
+    src = np.zeros((3, 2), dtype=np.float32)
+    src[0] = center
+    src[1] = center + np.array([src_w * -0.5, 0.])
+    dst = np.zeros((3, 2), dtype=np.float32)
+    dst[0] = [dst_w * 0.5, dst_h * 0.5]
+    dst[1] = np.array([dst_w * 0.5, dst_h * 0.5]) + np.array([dst_w * -0.5, 0.])
+    src[2] = _third_point(src[0], src[1])
+    dst[2] = _third_point(dst[0], dst[1])
+    return cv2.getAffineTransform(np.float32(src), np.float32(dst))
+
+
+def _third_point(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The point that makes ``a, b`` a right angle at ``b`` (MMPose's
+    ``_get_3rd_point``)."""
+    direction = a - b
+    return b + np.r_[-direction[1], direction[0]]
+
+
+def boxes_in_input(bboxes: np.ndarray, warp: np.ndarray) -> np.ndarray:
+    """Image boxes -> axis-aligned boxes in model-input pixels: centres
+    warped, sides scaled by the warp's isotropic factor.
+
+    Args:
+        bboxes: (N, 4) ``xyxy`` in image pixels.
+        warp: (2, 3) affine matrix (a similarity).
+
+    Returns:
+        (N, 4) ``xyxy`` in model-input pixels, float64.
+    """
+    bboxes = np.asarray(bboxes, dtype=np.float64).reshape(-1, 4)
+    warp = np.asarray(warp, dtype=np.float64)
+    factor = np.sqrt(abs(np.linalg.det(warp[:, :2])))
+    centers = (bboxes[:, :2] + bboxes[:, 2:]) / 2
+    centers = centers @ warp[:, :2].T + warp[:, 2]
+    half = (bboxes[:, 2:] - bboxes[:, :2]) * factor / 2
+    return np.concatenate([centers - half, centers + half], axis=-1)
+
+
+def crop_persons(image: np.ndarray, bboxes: np.ndarray,
+                 input_size: Tuple[int, int],
+                 padding: float = DEFAULT_BBOX_PADDING
+                 ) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Crop every person box to the model input.
+
+    Args:
+        image: (h, w, 3) uint8 image, in the channel order the model takes.
+        bboxes: (N, 4) ``xyxy`` person boxes in image pixels.
+        input_size: model input ``(W, H)``.
+        padding: ``GetBBoxCenterScale``'s padding.
+
+    Returns:
+        crops (N, 3, H, W) float32 in 0-255, centres (N, 2), crop sizes
+        (N, 2) in image pixels (``input_center`` / ``input_scale``), and the
+        person boxes in model-input pixels (N, 4) ``xyxy`` (what
+        ``KPBBoxHead`` takes as its ``bbox`` input).
+    """
+    w, h = input_size
+    center, scale = bbox_xyxy_to_center_scale(bboxes, padding)
+    scale = fix_aspect_ratio(scale, aspect_ratio=w / h)
+    crops = np.zeros((len(center), 3, h, w), dtype=np.float32)
+    input_bboxes = np.zeros((len(center), 4), dtype=np.float64)
+    for i, (c, s) in enumerate(zip(center, scale)):
+        warp = warp_matrix(c, s, (w, h))
+        crop = cv2.warpAffine(image, warp, (int(w), int(h)),
+                              flags=cv2.INTER_LINEAR)
+        crops[i] = crop.transpose(2, 0, 1)
+        input_bboxes[i] = boxes_in_input(np.asarray(bboxes)[i], warp)[0]
+    return crops, center, scale, input_bboxes
+
+
+def input_to_image(keypoints: np.ndarray, center: np.ndarray,
+                   scale: np.ndarray, input_size: Tuple[int, int]
+                   ) -> np.ndarray:
+    """(N, K, 2) keypoints in model-input pixels -> image pixels, the
+    inverse of the crop (``TopdownPoseEstimator``'s mapping)."""
+    size = np.asarray(input_size, dtype=np.float64)
+    center = np.asarray(center, dtype=np.float64)[:, None]
+    scale = np.asarray(scale, dtype=np.float64)[:, None]
+    return keypoints / size * scale + center - 0.5 * scale

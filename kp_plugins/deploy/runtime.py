@@ -1,0 +1,220 @@
+"""Run an ONNX file written by ``tools/export_onnx.py`` with onnxruntime:
+image + person boxes -> keypoints in image pixels.
+
+numpy, OpenCV and onnxruntime only (no torch): this module and
+:mod:`kp_plugins.deploy.preprocess` are all a deployment needs::
+
+    from kp_plugins.deploy.runtime import OnnxPoseModel
+    model = OnnxPoseModel('grid.onnx')
+    keypoints, scores = model.predict(image_bgr, boxes_xyxy)  # (N, K, 2), (N, K)
+
+The crop is MMPose's ``GetBBoxCenterScale`` + ``TopdownAffine`` and the way
+back its ``TopdownPoseEstimator`` mapping (see
+:mod:`kp_plugins.deploy.preprocess`); the model's input size, box padding,
+keypoint names and dataset metadata come from the file's
+``metadata_props``.
+
+Symbols: ``N`` persons, ``K`` keypoints, model input ``[W, H]``.
+"""
+import json
+import os.path as osp
+from typing import Dict, Optional, Sequence, Tuple
+
+import numpy as np
+
+from .preprocess import (bbox_xyxy_to_center_scale, crop_persons,
+                         fix_aspect_ratio, input_to_image)
+
+
+class OnnxModelError(ValueError):
+    """An ONNX file or an input the runtime cannot use."""
+
+
+def read_metadata(session) -> Dict[str, object]:
+    """The kp_plugins metadata of an onnxruntime session, JSON values
+    decoded."""
+    raw = session.get_modelmeta().custom_metadata_map
+    meta: Dict[str, object] = {}
+    for key, value in raw.items():
+        try:
+            meta[key] = json.loads(value)
+        except (TypeError, ValueError):
+            meta[key] = value
+    return meta
+
+
+class OnnxPoseModel:
+    """A top-down pose model exported by ``tools/export_onnx.py``, run by
+    onnxruntime.
+
+    Args:
+        onnx_file: the ``.onnx`` file.
+        providers: onnxruntime execution providers.
+        num_threads: intra-op threads (``None``: onnxruntime's default).
+
+    Raises:
+        OnnxModelError: a missing or unreadable file, a file not written by
+            kp_plugins' exporter, or one exported with ``--raw``.
+    """
+
+    def __init__(self, onnx_file: str,
+                 providers: Sequence[str] = ('CPUExecutionProvider', ),
+                 num_threads: Optional[int] = None) -> None:
+        try:
+            import onnxruntime as ort
+        except ImportError as exc:
+            raise OnnxModelError(
+                'the onnxruntime backend needs the deploy extra: pip install '
+                '"kp_plugins[deploy]" (onnxruntime)') from exc
+        if not osp.isfile(onnx_file):
+            raise OnnxModelError(f'ONNX file {onnx_file!r} not found')
+        options = ort.SessionOptions()
+        if num_threads:
+            options.intra_op_num_threads = int(num_threads)
+            options.inter_op_num_threads = 1
+        try:
+            self.session = ort.InferenceSession(onnx_file, options,
+                                                providers=list(providers))
+        except Exception as exc:  # onnxruntime raises its own types
+            raise OnnxModelError(
+                f'onnxruntime cannot load {onnx_file!r}: {exc}') from exc
+        self.path = onnx_file
+        self.metadata = read_metadata(self.session)
+        if 'kp_plugins_version' not in self.metadata:
+            raise OnnxModelError(
+                f'{onnx_file!r} was not written by kp_plugins\' '
+                'tools/export_onnx.py (no kp_plugins metadata): its input '
+                'size, box padding and outputs are unknown')
+        if self.metadata.get('decode') != 'graph':
+            raise OnnxModelError(
+                f'{onnx_file!r} was exported with --raw (outputs '
+                f'{self.metadata.get("outputs")}); the runtime needs the '
+                'decode in the graph: export without --raw')
+        self.input_size: Tuple[int, int] = tuple(self.metadata['input_size'])
+        self.bbox_padding = float(self.metadata['bbox_padding'])
+        self.input_names = [i.name for i in self.session.get_inputs()]
+        self.needs_bbox = 'bbox' in self.input_names
+        batch = self.session.get_inputs()[0].shape[0]
+        self.batch_size: Optional[int] = batch if isinstance(batch, int) \
+            else None
+        self.dataset_meta = self._dataset_meta()
+
+    def _dataset_meta(self) -> dict:
+        meta = dict(self.metadata.get('dataset_meta') or {})
+        if 'keypoint_id2name' in meta:  # JSON turned the int keys to str
+            meta['keypoint_id2name'] = {
+                int(k): v for k, v in meta['keypoint_id2name'].items()}
+            meta['keypoint_name2id'] = {
+                v: k for k, v in meta['keypoint_id2name'].items()}
+        for key in ('keypoint_colors', 'skeleton_link_colors', 'sigmas'):
+            if key in meta:
+                meta[key] = np.asarray(meta[key])
+        return meta
+
+    @property
+    def num_keypoints(self) -> int:
+        return len(self.metadata['keypoint_names'])
+
+    def check_crops(self, crops: np.ndarray,
+                    bboxes: Optional[np.ndarray] = None) -> None:
+        """Raise :class:`OnnxModelError` naming the expected input when
+        ``crops`` (or ``bboxes``) do not fit the model."""
+        w, h = self.input_size
+        expected = f'float32 (N, 3, {h}, {w}) crops in 0-255'
+        if not isinstance(crops, np.ndarray):
+            raise OnnxModelError(f'{self.path}: expected {expected}, got '
+                                 f'{type(crops).__name__}')
+        if crops.dtype != np.float32:
+            raise OnnxModelError(f'{self.path}: expected {expected}, got '
+                                 f'dtype {crops.dtype}')
+        if crops.ndim != 4 or crops.shape[1:] != (3, h, w):
+            raise OnnxModelError(f'{self.path}: expected {expected}, got '
+                                 f'shape {tuple(crops.shape)}')
+        if self.needs_bbox:
+            if bboxes is None:
+                raise OnnxModelError(
+                    f'{self.path} ({self.metadata["head"]}) also takes the '
+                    'person boxes in model-input pixels: float32 (N, 4) xyxy')
+            bboxes = np.asarray(bboxes)
+            if bboxes.dtype != np.float32 or bboxes.shape != (len(crops), 4):
+                raise OnnxModelError(
+                    f'{self.path}: expected float32 ({len(crops)}, 4) xyxy '
+                    f'boxes, got {bboxes.dtype} {tuple(bboxes.shape)}')
+
+    def infer(self, crops: np.ndarray, bboxes: Optional[np.ndarray] = None
+              ) -> Tuple[np.ndarray, np.ndarray]:
+        """Run the graph on crops.
+
+        Args:
+            crops: (N, 3, H, W) float32, 0-255, the pipeline's channel order.
+            bboxes: (N, 4) float32 ``xyxy`` boxes in model-input pixels
+                (models with a ``bbox`` input only).
+
+        Returns:
+            keypoints (N, K, 2) in model-input pixels and scores (N, K).
+        """
+        self.check_crops(crops, bboxes)
+        step = self.batch_size or max(len(crops), 1)
+        keypoints, scores = [], []
+        for start in range(0, len(crops), step):
+            chunk = crops[start:start + step]
+            feed = {'input': self._pad(chunk, step)}
+            if self.needs_bbox:
+                feed['bbox'] = self._pad(bboxes[start:start + step], step)
+            kpts, scr = self.session.run(['keypoints', 'scores'], feed)
+            keypoints.append(kpts[:len(chunk)])
+            scores.append(scr[:len(chunk)])
+        if not keypoints:
+            k = self.num_keypoints
+            return (np.zeros((0, k, 2), np.float32),
+                    np.zeros((0, k), np.float32))
+        return np.concatenate(keypoints), np.concatenate(scores)
+
+    def _pad(self, array: np.ndarray, size: int) -> np.ndarray:
+        """Pad a chunk to a fixed-batch model's batch size."""
+        if self.batch_size is None or len(array) == size:
+            return array
+        pad = np.zeros((size - len(array), ) + array.shape[1:], array.dtype)
+        return np.concatenate([array, pad])
+
+    def predict(self, image: np.ndarray, bboxes: np.ndarray
+                ) -> Tuple[np.ndarray, np.ndarray]:
+        """Keypoints of the persons in ``bboxes``.
+
+        Args:
+            image: (h, w, 3) uint8, BGR as ``cv2.imread`` loads it.
+            bboxes: (N, 4) ``xyxy`` person boxes in image pixels (extra
+                columns, e.g. a score, are ignored).
+
+        Returns:
+            keypoints (N, K, 2) in image pixels and scores (N, K).
+        """
+        if not isinstance(image, np.ndarray) or image.ndim != 3 or \
+                image.shape[2] != 3 or image.dtype != np.uint8:
+            got = (f'{image.dtype} {tuple(image.shape)}'
+                   if isinstance(image, np.ndarray) else type(image).__name__)
+            raise OnnxModelError(f'expected an (h, w, 3) uint8 BGR image, '
+                                 f'got {got}')
+        bboxes = np.asarray(bboxes, dtype=np.float32)
+        if bboxes.size == 0:
+            return self.infer(np.zeros((0, 3, self.input_size[1],
+                                        self.input_size[0]), np.float32),
+                              np.zeros((0, 4), np.float32)
+                              if self.needs_bbox else None)
+        if bboxes.ndim != 2 or bboxes.shape[1] < 4:
+            raise OnnxModelError(f'expected (N, 4) xyxy person boxes, got '
+                                 f'shape {tuple(bboxes.shape)}')
+        crops, center, scale, input_bboxes = crop_persons(
+            image, bboxes[:, :4], self.input_size, self.bbox_padding)
+        keypoints, scores = self.infer(
+            crops, input_bboxes.astype(np.float32) if self.needs_bbox else None)
+        keypoints = input_to_image(keypoints, center, scale, self.input_size)
+        return keypoints.astype(np.float32), scores
+
+    def crop_scales(self, bboxes: np.ndarray) -> np.ndarray:
+        """(N, 2) size of each person's crop in image pixels (the
+        ``bbox_scales`` MMPose's pipeline gives ``CocoMetric``)."""
+        w, h = self.input_size
+        _, scale = bbox_xyxy_to_center_scale(np.asarray(bboxes)[:, :4],
+                                             self.bbox_padding)
+        return fix_aspect_ratio(scale, w / h)

@@ -1,0 +1,112 @@
+"""Export a top-down pose model (config + checkpoint) to one ONNX file with
+its decode inside, and check the file against torch.
+
+    python tools/export_onnx.py configs/grid_effl0_128x96.py grid.pth --out grid.onnx
+        [--batch dynamic|N] [--opset 17] [--raw] [--simplify] [--cfg-options k=v ...]
+
+The graph takes person crops as the config's pipeline gives them to the model
+after TopdownAffine: float32 N x 3 x H x W in 0-255, BGR (the order LoadImage
+reads); it converts the channels and normalizes itself. Outputs: `keypoints`
+(N x K x 2, model-input pixels) and `scores` (N x K); KPBBoxHead takes a
+second input `bbox` (N x 4 xyxy person boxes in model-input pixels). --raw
+exports the head's raw outputs instead. Flip test is NOT in the graph.
+Metadata (input size, keypoint names, flip indices, codec, config,
+kp_plugins version) is stored in the file's metadata_props.
+Run it with kp_plugins.deploy.runtime.OnnxPoseModel, tools/demo.py --backend
+onnxruntime or tools/test_onnx.py.
+"""
+import argparse
+import os.path as osp
+import sys
+
+import numpy as np
+from mmengine.config import DictAction
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='Export a top-down pose model to ONNX (decode in the graph)',
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split('\n\n', 1)[1])
+    parser.add_argument('config', help='top-down pose config (kp_plugins or MMPose)')
+    parser.add_argument('checkpoint', help='checkpoint (.pth); "none" exports random weights')
+    parser.add_argument('--out', required=True, help='output .onnx file')
+    parser.add_argument('--batch', default='dynamic',
+                        help='"dynamic" (default) or a fixed batch size')
+    parser.add_argument('--opset', type=int, default=17, help='ONNX opset (default 17)')
+    parser.add_argument('--raw', action='store_true',
+                        help='export the head\'s raw outputs (decode outside the graph)')
+    parser.add_argument('--simplify', action='store_true', help='simplify the graph with onnxslim')
+    parser.add_argument('--no-check', action='store_true',
+                        help='skip the onnxruntime vs torch comparison')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='overrides for the config')
+    args = parser.parse_args()
+    if args.batch != 'dynamic':
+        try:
+            args.batch = int(args.batch)
+        except ValueError:
+            parser.error(f'--batch must be "dynamic" or a positive integer, got {args.batch!r}')
+        if args.batch < 1:
+            parser.error(f'--batch must be "dynamic" or a positive integer, got {args.batch}')
+    if not args.out.endswith('.onnx'):
+        parser.error(f'--out must name a .onnx file, got {args.out!r}')
+    return args
+
+
+def check_against_torch(module, out_file: str, batch, needs_bbox: bool, input_size):
+    """Max |difference| between onnxruntime and the traced torch module on
+    random crops, per output."""
+    from kp_plugins.deploy.export import torch_reference
+    import onnxruntime as ort
+    w, h = input_size
+    n = 3 if batch == 'dynamic' else batch
+    rng = np.random.default_rng(0)
+    crops = rng.uniform(0, 255, (n, 3, h, w)).astype(np.float32)
+    feed = {'input': crops}
+    boxes = None
+    if needs_bbox:
+        xy = rng.uniform(0, 0.3, (n, 2)) * [w, h]
+        wh = rng.uniform(0.4, 0.7, (n, 2)) * [w, h]
+        boxes = np.concatenate([xy, xy + wh], axis=1).astype(np.float32)
+        feed['bbox'] = boxes
+    session = ort.InferenceSession(out_file, providers=['CPUExecutionProvider'])
+    got = session.run(None, feed)
+    want = torch_reference(module, crops, boxes)
+    names = [o.name for o in session.get_outputs()]
+    return {name: float(np.abs(g - t).max()) for name, g, t in zip(names, got, want)}
+
+
+def main() -> None:
+    args = parse_args()
+    from kp_plugins.apis import PoseModelError, load_pose_model
+    from kp_plugins.deploy.decode import UnsupportedHeadError
+    from kp_plugins.deploy.export import ExportError, export_onnx
+    checkpoint = None if args.checkpoint.lower() == 'none' else args.checkpoint
+    try:
+        model = load_pose_model(args.config, checkpoint, 'cpu', args.cfg_options)
+    except PoseModelError as exc:
+        sys.exit(f'error: {exc}')
+    if checkpoint is None:
+        print('warning: no checkpoint: exporting random (or backbone-pretrained) weights',
+              file=sys.stderr)
+    try:
+        result = export_onnx(model.eval(), model.cfg, args.out, osp.basename(args.config),
+                             batch=args.batch, opset=args.opset, raw=args.raw,
+                             simplify=args.simplify)
+    except (ExportError, UnsupportedHeadError) as exc:
+        sys.exit(f'error: {exc}')
+    meta = result['metadata']
+    print(f'wrote {args.out}: {meta["head"]}, inputs {result["inputs"]}, outputs '
+          f'{result["outputs"]}, input size {meta["input_size"]} (W, H), batch {args.batch}, '
+          f'opset {args.opset}; onnx.checker passed; flip test is not in the graph')
+    if not args.no_check:
+        import json
+        diffs = check_against_torch(result['module'], args.out, args.batch,
+                                    'bbox' in result['inputs'], json.loads(meta['input_size']))
+        print('onnxruntime vs torch on random crops, max |difference|: ' +
+              ', '.join(f'{k} {v:.2e}' for k, v in diffs.items()))
+
+
+if __name__ == '__main__':
+    main()

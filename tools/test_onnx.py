@@ -1,0 +1,72 @@
+"""Score an exported ONNX pose model (tools/export_onnx.py) on a COCO
+person-keypoints annotation file with MMPose's CocoMetric -- the same numbers
+tools/test.py prints for the checkpoint.
+
+    python tools/test_onnx.py grid.onnx --ann-file data/coco/annotations/person_keypoints_val2017.json \\
+        --img-dir data/coco/val2017/ [--bbox-file dets.json --bbox-score-thr 0.3] \\
+        [--out metrics.json] [--dump preds.pkl]
+
+Person boxes: the annotation file's ground-truth boxes unless --bbox-file names
+a detector's boxes (COCO results format). The model runs with onnxruntime on
+the CPU (numpy pre/post-processing: kp_plugins.deploy.runtime).
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import sys
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='COCO keypoint AP of an exported ONNX pose model',
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split('\n\n', 1)[1])
+    parser.add_argument('onnx', help='.onnx file written by tools/export_onnx.py')
+    parser.add_argument('--ann-file', required=True, help='COCO annotation file')
+    parser.add_argument('--img-dir', required=True, help='image folder of the annotation file')
+    parser.add_argument('--bbox-file', help='COCO results file of person boxes')
+    parser.add_argument('--bbox-score-thr', type=float, help='drop person boxes below this score')
+    parser.add_argument('--threads', type=int, help='onnxruntime intra-op threads')
+    parser.add_argument('--out', help='write the metrics to this JSON file')
+    parser.add_argument('--dump', help='pickle every person\'s prediction (id, img_id, '
+                        'pred_instances) to this .pkl file, like tools/test.py --dump')
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    from kp_plugins.deploy.evaluate import evaluate_onnx
+    from kp_plugins.deploy.runtime import OnnxModelError, OnnxPoseModel
+    for opt, path in (('--ann-file', args.ann_file), ('--img-dir', args.img_dir),
+                      ('--bbox-file', args.bbox_file)):
+        if path and not osp.exists(path):
+            sys.exit(f'error: {opt} {path!r} not found')
+    try:
+        model = OnnxPoseModel(args.onnx, num_threads=args.threads)
+    except OnnxModelError as exc:
+        sys.exit(f'error: {exc}')
+    print(f'{args.onnx}: {model.metadata["head"]} from {model.metadata["config"]}, '
+          f'input {model.input_size} (W, H); boxes: '
+          f'{args.bbox_file or "ground truth of " + args.ann_file}')
+    if args.dump and not args.dump.endswith(('.pkl', '.pickle')):
+        sys.exit('error: --dump must name a .pkl or .pickle file')
+    predictions: list = []
+    metrics = evaluate_onnx(model, args.ann_file, args.img_dir, bbox_file=args.bbox_file,
+                            bbox_score_thr=args.bbox_score_thr, log_every=50,
+                            predictions=predictions)
+    for key, value in metrics.items():
+        print(f'{key}: {value:.4f}')
+    if args.dump:
+        import pickle
+        os.makedirs(osp.dirname(osp.abspath(args.dump)), exist_ok=True)
+        with open(args.dump, 'wb') as f:
+            pickle.dump(predictions, f)
+    if args.out:
+        os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
+        with open(args.out, 'w', encoding='utf-8') as f:
+            json.dump(metrics, f, indent=1)
+
+
+if __name__ == '__main__':
+    main()
