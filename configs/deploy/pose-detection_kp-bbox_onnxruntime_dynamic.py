@@ -5,5 +5,5 @@ onnx_config = dict(
     dynamic_axes=dict(
         input={0: 'batch'},
         bbox={0: 'batch'},
-        coords={0: 'batch'},
-        visibility={0: 'batch'}))
+        keypoints={0: 'batch'},
+        scores={0: 'batch'}))

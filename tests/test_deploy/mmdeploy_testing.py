@@ -11,14 +11,18 @@ from mmengine.dataset import pseudo_collate
 
 from conftest import REPO_ROOT
 
-#: kp config -> the deploy config (without _static.py/_dynamic.py).
+#: name -> (model config, its kp deploy config without _static/_dynamic.py).
 CONFIGS: Dict[str, Tuple[str, str]] = {
     'regression': ('regression_effl0_128x96.py',
-                   'pose-detection_kp-regression_onnxruntime'),
-    'grid': ('grid_effl0_128x96.py', 'pose-detection_kp-grid_onnxruntime'),
+                   'pose-detection_kp_onnxruntime'),
+    'grid': ('grid_effl0_128x96.py', 'pose-detection_kp_onnxruntime'),
     'bbox': ('bbox_effl0_128x96.py', 'pose-detection_kp-bbox_onnxruntime'),
-    'heatmap': ('heatmap_effl0_128x96.py', 'pose-detection_onnxruntime'),
+    'heatmap': ('heatmap_effl0_128x96.py', 'pose-detection_kp_onnxruntime'),
 }
+#: mmdeploy's own pipeline (End2EndModel, decode outside the graph) for
+#: MMPose's one-output heads.
+STOCK_DEPLOY = 'pose-detection_onnxruntime'
+
 
 #: Parity required between mmdeploy (onnxruntime) and torch ``predict``.
 KEYPOINT_TOL_PX = 1e-3
@@ -30,9 +34,10 @@ def model_config_path(name: str) -> str:
 
 
 def deploy_config_path(name: str, kind: str) -> str:
-    """``kind``: ``'static'`` or ``'dynamic'``."""
-    return osp.join(REPO_ROOT, 'configs', 'deploy',
-                    f'{CONFIGS[name][1]}_{kind}.py')
+    """The deploy config of ``name`` (a key of :data:`CONFIGS` or a deploy
+    config name); ``kind``: ``'static'`` or ``'dynamic'``."""
+    base = CONFIGS[name][1] if name in CONFIGS else name
+    return osp.join(REPO_ROOT, 'configs', 'deploy', f'{base}_{kind}.py')
 
 
 def model_config(name: str) -> Config:

@@ -23,7 +23,7 @@ pytest.importorskip('onnxruntime', reason='onnxruntime is not installed '
 
 from conftest import REPO_ROOT  # noqa: E402
 from mmdeploy_testing import (CONFIGS, KEYPOINT_TOL_PX, SCORE_TOL,  # noqa: E402
-                              deploy_config_path, model_config,
+                              STOCK_DEPLOY, deploy_config_path, model_config,
                               person_images, predictions,
                               save_random_checkpoint, topdown_batch)
 
@@ -35,7 +35,7 @@ def pairs():
     return person_images()
 
 
-def convert(name: str, deploy_cfg_path: str, work_dir: str, image):
+def convert(name: str, deploy_cfg: Config, work_dir: str, image):
     """Random-init checkpoint + mmdeploy conversion; returns (model config,
     checkpoint, onnx file)."""
     from mmdeploy.apis import torch2onnx
@@ -43,8 +43,8 @@ def convert(name: str, deploy_cfg_path: str, work_dir: str, image):
     checkpoint = osp.join(work_dir, 'model.pth')
     save_random_checkpoint(cfg, checkpoint)
     export = torch.onnx.export
-    torch2onnx(image, work_dir, 'end2end.onnx', Config.fromfile(
-        deploy_cfg_path), cfg.copy(), checkpoint, device='cpu')
+    torch2onnx(image, work_dir, 'end2end.onnx', deploy_cfg, cfg.copy(),
+               checkpoint, device='cpu')
     assert torch.onnx.export is export, \
         'the torch.onnx.export rewriter must be undone after the export'
     return cfg, checkpoint, osp.join(work_dir, 'end2end.onnx')
@@ -74,23 +74,20 @@ def assert_parity(torch_model, backend_model, cfg, pairs, batch_size: int):
         assert np.abs(backend_scores - scores).max() <= SCORE_TOL
 
 
-@pytest.mark.parametrize('kind', ['dynamic', 'static'])
-@pytest.mark.parametrize('name', list(CONFIGS))
-def test_convert_and_predict_like_torch(name, kind, pairs, tmp_path):
-    """Every shipped deploy config converts its head; the onnxruntime backend
-    model equals torch ``predict`` (<= 1e-3 px, scores <= 1e-4) at batch 1
-    and, with a dynamic batch, at batch 5 of one file."""
+def check_conversion(name: str, deploy_cfg: Config, pairs, tmp_path,
+                     dynamic: bool) -> None:
+    """Convert ``name`` with ``deploy_cfg``; the graph has the deploy
+    config's inputs and outputs, and the onnxruntime backend model equals
+    torch ``predict`` at batch 1 and, with a dynamic batch, at batch 5 of
+    the same file."""
     from mmdeploy.apis import build_task_processor
     from mmpose.apis import init_model
-    deploy_path = deploy_config_path(name, kind)
-    cfg, checkpoint, onnx_file = convert(name, deploy_path, str(tmp_path),
+    cfg, checkpoint, onnx_file = convert(name, deploy_cfg, str(tmp_path),
                                          pairs[0][0])
-
-    deploy_cfg = Config.fromfile(deploy_path)
     inputs, outputs = graph_io(onnx_file)
     assert list(inputs) == deploy_cfg.onnx_config.input_names
     assert list(outputs) == deploy_cfg.onnx_config.output_names
-    batch_dim = 'batch' if kind == 'dynamic' else 1
+    batch_dim = 'batch' if dynamic else 1
     assert inputs['input'] == [batch_dim, 3, 128, 96]
     if name == 'bbox':
         assert inputs['bbox'] == [batch_dim, 4]
@@ -101,30 +98,67 @@ def test_convert_and_predict_like_torch(name, kind, pairs, tmp_path):
         data_preprocessor_updater=processor.update_data_preprocessor)
     torch_model = init_model(cfg.copy(), checkpoint, device='cpu')
     assert not torch_model.cfg.model.test_cfg.flip_test
-    batch_sizes = [len(pairs), 1] if kind == 'dynamic' else [1]
-    for batch_size in batch_sizes:
+    for batch_size in ([len(pairs), 1] if dynamic else [1]):
         assert_parity(torch_model, backend_model, cfg, pairs, batch_size)
 
 
+@pytest.mark.parametrize('name, kind', [(name, 'dynamic') for name in CONFIGS]
+                         + [('grid', 'static'), ('bbox', 'static')])
+def test_kp_deploy_config_decodes_in_graph_like_torch(name, kind, pairs,
+                                                      tmp_path):
+    """Every kp deploy config converts its heads with the decode in the
+    graph (outputs keypoints, scores; KPBBoxHead with the bbox input).
+    (Static batch: one head per deploy config, to keep the test short.)"""
+    deploy_cfg = Config.fromfile(deploy_config_path(name, kind))
+    assert deploy_cfg.onnx_config.output_names == ['keypoints', 'scores']
+    check_conversion(name, deploy_cfg, pairs, tmp_path, kind == 'dynamic')
+
+
+@pytest.mark.parametrize('name', ['grid', 'bbox'])
+def test_raw_outputs_decoded_by_the_backend_model(name, pairs, tmp_path):
+    """decode_in_graph=False: the graph returns ALL the head's raw outputs
+    and the backend model decodes them (mmdeploy's End2EndModel decoded the
+    first one only)."""
+    from kp_plugins.deploy.decode import HEAD_SPECS
+    head = {'grid': 'KPGridHead', 'bbox': 'KPBBoxHead'}[name]
+    deploy_cfg = Config.fromfile(deploy_config_path(name, 'dynamic'))
+    raw_names = list(HEAD_SPECS[head].raw_names)
+    deploy_cfg.codebase_config.decode_in_graph = False
+    deploy_cfg.onnx_config.output_names = raw_names
+    deploy_cfg.onnx_config.dynamic_axes = {
+        n: {0: 'batch'}
+        for n in deploy_cfg.onnx_config.input_names + raw_names}
+    check_conversion(name, deploy_cfg, pairs, tmp_path, dynamic=True)
+
+
+def test_heatmap_with_mmdeploys_own_backend_model(pairs, tmp_path):
+    """MMPose's HeatmapHead keeps converting with mmdeploy's own pipeline
+    (End2EndModel, decode outside the graph) on torch 2.14."""
+    deploy_cfg = Config.fromfile(deploy_config_path(STOCK_DEPLOY, 'dynamic'))
+    assert deploy_cfg.codebase_config.get('model_type', 'end2end') == \
+        'end2end'
+    check_conversion('heatmap', deploy_cfg, pairs, tmp_path, dynamic=True)
+
+
 @pytest.mark.parametrize('name, deploy_name, expected', [
-    ('regression', 'pose-detection_kp-grid_onnxruntime',
-     'pose-detection_kp-regression_onnxruntime_'),
-    ('grid', 'pose-detection_onnxruntime', 'pose-detection_kp-grid_'),
-    ('bbox', 'pose-detection_kp-regression_onnxruntime',
-     'pose-detection_kp-bbox_onnxruntime_'),
-    ('heatmap', 'pose-detection_kp-bbox_onnxruntime',
-     'configs/deploy/pose-detection_onnxruntime_'),
+    ('grid', STOCK_DEPLOY, 'End2EndModel, which decodes only the first '
+     'output of KPGridHead; use configs/deploy/pose-detection_kp_onnx'),
+    ('regression', 'pose-detection_kp-bbox_onnxruntime',
+     "KPRegressionHead exports inputs \\['input'\\].*use configs/deploy/"
+     'pose-detection_kp_onnx'),
+    ('bbox', 'pose-detection_kp_onnxruntime',
+     "KPBBoxHead exports inputs \\['input', 'bbox'\\].*use configs/deploy/"
+     'pose-detection_kp-bbox_onnx'),
 ])
 def test_wrong_deploy_config_names_the_right_one(name, deploy_name, expected,
                                                  pairs, tmp_path):
-    """A deploy config whose inputs/outputs do not fit the head stops the
-    export with the config to use (not a graph that drops an output)."""
+    """A deploy config that does not fit the head stops the export with the
+    config to use (not a graph that drops an output or the box)."""
     from mmdeploy.apis import torch2onnx
     cfg = model_config(name)
     checkpoint = str(tmp_path / 'model.pth')
     save_random_checkpoint(cfg, checkpoint)
-    deploy_cfg = Config.fromfile(
-        osp.join(REPO_ROOT, 'configs', 'deploy', f'{deploy_name}_static.py'))
+    deploy_cfg = Config.fromfile(deploy_config_path(deploy_name, 'static'))
     with pytest.raises(ValueError, match=expected):
         torch2onnx(pairs[0][0], str(tmp_path), 'end2end.onnx', deploy_cfg,
                    cfg, checkpoint, device='cpu')

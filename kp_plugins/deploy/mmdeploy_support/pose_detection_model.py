@@ -1,33 +1,36 @@
-"""mmdeploy backend model for kp heads: mmdeploy's ``End2EndModel`` with the
-person boxes as a second backend input and the head's own decode applied to
-all its outputs."""
+"""mmdeploy backend model of the kp deploy configs: mmdeploy's
+``End2EndModel`` with the person boxes as a second backend input and the
+head's whole decode (in the graph, or here on all raw outputs)."""
 from typing import List, Optional, Sequence
 
 import torch
-from mmengine.structures import BaseDataElement
+from mmengine.structures import BaseDataElement, InstanceData
 
 from mmdeploy.codebase.base import BaseBackendModel
 from mmdeploy.codebase.mmpose.deploy import pose_detection_model
 from mmdeploy.codebase.mmpose.deploy.pose_detection_model import End2EndModel
 from mmdeploy.utils import Backend, get_ir_config
-from .heads import (BBOX_INPUT, check_deploy_names, decode_raw_outputs,
-                    kp_head_type, takes_bboxes)
+from kp_plugins.deploy.decode import decode_outputs, head_spec
+from kp_plugins.deploy.export import BBOX_INPUT_NAME
+from .deploy_config import KP_MODEL_TYPE, check_deploy_names, decodes_in_graph
 
 #: mmdeploy's registry of pose backend models (module-private there); a
 #: deploy config selects ours with ``codebase_config.model_type``.
 BACKEND_MODELS = getattr(pose_detection_model, '__BACKEND_MODEL')
 
 
-@BACKEND_MODELS.register_module('kp_end2end')
+@BACKEND_MODELS.register_module(KP_MODEL_TYPE)
 class KPEnd2EndModel(End2EndModel):
-    """mmdeploy's pose backend model for every kp head, and for MMPose's own
-    heads (which it leaves to ``End2EndModel``).
+    """mmdeploy's pose backend model for every head
+    :mod:`kp_plugins.deploy.decode` knows (the kp heads, MMPose's
+    HeatmapHead, SimCCHead, RegressionHead, RLEHead).
 
-    For a kp head it feeds the backend the crops and, for ``KPBBoxHead``,
-    the (B, 4) person boxes in model-input pixels computed from each data
-    sample's box as ``KPBBoxHead.predict`` does; it decodes all the backend
-    outputs with the head's own decode (``decode_raw_outputs``), so the
-    results are those of the torch model's ``predict`` with flip test off.
+    It feeds the backend the crops and, for ``KPBBoxHead``, the (B, 4)
+    person boxes in model-input pixels computed from each data sample's box
+    as ``KPBBoxHead.predict`` does; the backend returns keypoints and scores
+    (decode in the graph) or the head's raw outputs, which it decodes with
+    the same ``decode_outputs``. Results equal the torch model's ``predict``
+    with flip test off.
 
     Args: those of mmdeploy's ``End2EndModel``.
     """
@@ -41,9 +44,10 @@ class KPEnd2EndModel(End2EndModel):
                  **kwargs) -> None:
         super().__init__(backend, backend_files, device, deploy_cfg,
                          model_cfg, **kwargs)
-        check_deploy_names(self.head, self.input_names, self.output_names,
-                           deploy_cfg_name=deploy_cfg.filename or
-                           'the deploy config')
+        self.decode_in_graph = decodes_in_graph(deploy_cfg)
+        self.needs_bbox = head_spec(self.head).needs_bbox
+        check_deploy_names(self.head, deploy_cfg, self.input_names,
+                           self.output_names)
 
     def _init_wrapper(self, backend: Backend, backend_files: Sequence[str],
                       device: str, **kwargs) -> None:
@@ -68,22 +72,30 @@ class KPEnd2EndModel(End2EndModel):
         Args:
             inputs: (B, 3, H, W) crops after the data preprocessor.
             data_samples: the B data samples (``input_center``,
-                ``input_scale``, ``gt_instances.bboxes``).
+                ``input_scale``, ``input_size``, ``gt_instances.bboxes``).
 
         Returns:
-            the data samples with ``pred_instances`` in image pixels.
+            the data samples with ``pred_instances`` (``keypoints`` (1, K, 2)
+            in image pixels, ``keypoint_scores`` (1, K)).
         """
-        if kp_head_type(self.head) is None:
-            return super().forward(inputs, data_samples, mode, **kwargs)
         if mode != 'predict':
             raise ValueError('a backend model only predicts, got mode='
                              f'{mode!r}')
         feeds = {self.input_name: inputs.contiguous().to(self.device)}
         input_bboxes: Optional[torch.Tensor] = None
-        if takes_bboxes(self.head):
+        if self.needs_bbox:
             input_bboxes = torch.from_numpy(
                 self.head.sample_input_bboxes(data_samples)).to(self.device)
-            feeds[BBOX_INPUT] = input_bboxes
+            feeds[BBOX_INPUT_NAME] = input_bboxes
         outputs = self.wrapper.output_to_list(self.wrapper(feeds))
-        preds = decode_raw_outputs(self.head, outputs, input_bboxes)
+        if self.decode_in_graph:
+            keypoints, scores = outputs
+        else:
+            keypoints, scores = decode_outputs(self.head, tuple(outputs),
+                                               input_bboxes)
+        preds = [
+            InstanceData(keypoints=k[None].cpu().numpy(),
+                         keypoint_scores=s[None].cpu().numpy())
+            for k, s in zip(keypoints, scores)
+        ]
         return self.pack_result(preds, data_samples)
