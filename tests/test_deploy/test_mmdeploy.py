@@ -167,13 +167,20 @@ def test_wrong_deploy_config_names_the_right_one(name, deploy_name, expected,
 
 def test_kp_plugins_never_imports_mmdeploy():
     """``import kp_plugins`` (and ``kp_plugins.deploy``) leaves mmdeploy
-    unimported and torch.onnx.export untouched; the support package registers
-    the backend model and the export rewriter."""
+    unimported and torch.onnx.export untouched; without mmdeploy the support
+    package says how to install it; with it, it registers the backend model
+    and the export rewriter."""
     code = (
         'import sys, torch\n'
         'export = torch.onnx.export\n'
         'import kp_plugins, kp_plugins.deploy\n'
         'assert "mmdeploy" not in sys.modules, "mmdeploy imported"\n'
+        'sys.modules["mmdeploy"] = None  # as if not installed\n'
+        'try:\n'
+        '    import kp_plugins.deploy.mmdeploy_support\n'
+        'except ImportError as e:\n'
+        '    print(e)\n'
+        'del sys.modules["mmdeploy"]\n'
         'from kp_plugins.deploy.mmdeploy_support import pose_detection_model\n'
         'assert torch.onnx.export is export\n'
         'from mmdeploy.core import FUNCTION_REWRITER\n'
@@ -184,4 +191,8 @@ def test_kp_plugins_never_imports_mmdeploy():
     result = subprocess.run([sys.executable, '-c', code], cwd=REPO_ROOT,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.strip().splitlines()[-1] == 'KPEnd2EndModel'
+    lines = result.stdout.strip().splitlines()
+    assert lines[-2] == ('kp_plugins.deploy.mmdeploy_support needs mmdeploy '
+                         '1.3.1: `pip install --no-deps mmdeploy==1.3.1 aenum`'
+                         ' (README, "mmdeploy")')
+    assert lines[-1] == 'KPEnd2EndModel'
