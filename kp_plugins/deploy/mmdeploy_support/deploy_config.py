@@ -21,7 +21,8 @@ from mmengine import Config
 from torch import nn
 
 from mmdeploy.utils import get_codebase_config
-from kp_plugins.deploy.decode import head_spec, output_names
+from kp_plugins.deploy.decode import (UnsupportedHeadError, head_spec,
+                                      output_names)
 from kp_plugins.deploy.export import BBOX_INPUT_NAME, INPUT_NAME
 
 #: ``codebase_config.model_type`` of the kp deploy configs.
@@ -52,9 +53,19 @@ def is_kp_plugins_head(head: nn.Module) -> bool:
 
 def expected_names(head: nn.Module, decode: bool
                    ) -> Tuple[List[str], List[str]]:
-    """The graph's input and output names for ``head`` (raises
-    ``UnsupportedHeadError`` for a head without a decode)."""
-    spec = head_spec(head)
+    """The graph's input and output names for ``head``.
+
+    Raises:
+        UnsupportedHeadError: a head type without a decode here.
+    """
+    try:
+        spec = head_spec(head)
+    except UnsupportedHeadError as error:
+        raise UnsupportedHeadError(
+            f'{error} -- with mmdeploy, a kp deploy config cannot export it; '
+            'MMPose\'s one-output heads convert with mmdeploy\'s own '
+            'End2EndModel: configs/deploy/pose-detection_onnxruntime_'
+            '{static,dynamic}.py') from None
     inputs = [INPUT_NAME, BBOX_INPUT_NAME] if spec.needs_bbox else [INPUT_NAME]
     return inputs, list(output_names(head, raw=not decode))
 
