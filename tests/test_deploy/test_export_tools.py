@@ -96,8 +96,9 @@ def test_onnx_metrics_equal_tools_test_on_synthetic_data(quickstart_ckpt, quicks
                     str(tmp_path / 'work'), '--out', str(tmp_path / 'torch.json'),
                     '--dump', dump, '--cfg-options', *opts])
     assert res.returncode == 0, res.stdout[-3000:]
-    split = [d for d in __import__('os').listdir(cache) if d.startswith('val_8_')][0]
-    ann = osp.join(cache, split, 'annotations.json')
+    from kp_plugins.datasets.synthetic_people import synthetic_ann_file
+    ann = synthetic_ann_file('val', cache_dir=cache, num_images=8)
+    split = osp.basename(osp.dirname(ann))
     ort_dump = str(tmp_path / 'ort_preds.pkl')
     res = run_tool(['tools/test_onnx.py', quickstart_onnx, '--ann-file', ann, '--img-dir',
                     osp.join(cache, split, 'images') + '/', '--out', str(tmp_path / 'ort.json'),
