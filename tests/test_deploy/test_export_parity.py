@@ -55,6 +55,8 @@ def test_onnxruntime_matches_torch_predict(head_name, trained, tmp_path,
                                None if boxes is None else boxes[:n])
         assert kpts.shape == (n, 17, 2) and scores.shape == (n, 17)
         dk, ds = max_diffs([kpts, scores], [want_kpts[:n], want_scores[:n]])
+        print(f'{head_name} {"trained" if trained else "random"} batch {n}: '
+              f'max |keypoints diff| {dk:.2e} px, max |scores diff| {ds:.2e}')
         assert dk <= KEYPOINT_TOL, f'{head_name} batch {n}: keypoints differ by {dk} px'
         assert ds <= SCORE_TOL, f'{head_name} batch {n}: scores differ by {ds}'
     # the keypoints must be spread over the crop, not a constant: a decode

@@ -96,8 +96,9 @@ def test_onnx_metrics_equal_tools_test_on_synthetic_data(quickstart_ckpt, quicks
                     str(tmp_path / 'work'), '--out', str(tmp_path / 'torch.json'),
                     '--dump', dump, '--cfg-options', *opts])
     assert res.returncode == 0, res.stdout[-3000:]
-    split = [d for d in __import__('os').listdir(cache) if d.startswith('val_8_')][0]
-    ann = osp.join(cache, split, 'annotations.json')
+    from kp_plugins.datasets.synthetic_people import synthetic_ann_file
+    ann = synthetic_ann_file('val', cache_dir=cache, num_images=8)
+    split = osp.basename(osp.dirname(ann))
     ort_dump = str(tmp_path / 'ort_preds.pkl')
     res = run_tool(['tools/test_onnx.py', quickstart_onnx, '--ann-file', ann, '--img-dir',
                     osp.join(cache, split, 'images') + '/', '--out', str(tmp_path / 'ort.json'),
@@ -141,6 +142,23 @@ def test_onnx_ap_equals_tools_test_on_coco(coco_trainval, tmp_path):
     assert res.returncode == 0, res.stdout[-3000:]
     torch_metrics = json.loads((tmp_path / 'torch.json').read_text())
     ort_metrics = json.loads((tmp_path / 'ort.json').read_text())
+    for key in ('coco/AP', 'coco/AP .5', 'coco/AR'):
+        assert round(ort_metrics[key], 3) == round(torch_metrics[key], 3), key
+
+    # detector boxes (bbox_file) for 4 of the val images
+    dets = osp.join(coco_trainval, 'mmpose_test_coco_det_AP_H_56.json')
+    res = run_tool(['tools/test.py', config, ckpt, '--work-dir', str(tmp_path / 'work2'),
+                    '--out', str(tmp_path / 'torch_det.json'), '--cfg-options',
+                    *shared_coco_options(coco_trainval, splits=('test', )),
+                    'model.test_cfg.flip_test=False', f'test_dataloader.dataset.bbox_file={dets}'])
+    assert res.returncode == 0, res.stdout[-3000:]
+    res = run_tool(['tools/test_onnx.py', onnx_file, '--ann-file',
+                    osp.join(coco_trainval, 'annotations_val.json'), '--img-dir',
+                    osp.join(coco_trainval, 'images') + '/', '--bbox-file', dets,
+                    '--out', str(tmp_path / 'ort_det.json')])
+    assert res.returncode == 0, res.stdout[-3000:]
+    torch_metrics = json.loads((tmp_path / 'torch_det.json').read_text())
+    ort_metrics = json.loads((tmp_path / 'ort_det.json').read_text())
     for key in ('coco/AP', 'coco/AP .5', 'coco/AR'):
         assert round(ort_metrics[key], 3) == round(torch_metrics[key], 3), key
 
