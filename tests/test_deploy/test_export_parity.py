@@ -46,7 +46,12 @@ def test_onnxruntime_matches_torch_predict(head_name, trained, tmp_path,
     result = export(model, path)
     assert result['inputs'] == (['input', 'bbox'] if head_name == 'KPBBoxHead'
                                 else ['input'])
-    onnx.checker.check_model(onnx.load(path), full_check=True)
+    proto = onnx.load(path)
+    onnx.checker.check_model(proto, full_check=True)
+    from kp_plugins.deploy.export import METADATA_KEYS
+    props = {p.key: p.value for p in proto.metadata_props}
+    assert sorted(props) == sorted(METADATA_KEYS)
+    assert props['head'] == head_name
 
     crops, data, boxes = crops_and_samples(model, 4, seed=1)
     want_kpts, want_scores = torch_predict(model, data)

@@ -91,8 +91,11 @@ def test_csv_numbers_are_sane(bench):
         assert num(row, 'train_samples_per_s') > 0 and num(row, 's_per_iter') > 0
         assert 0.2 < num(row, 'peak_rss_gb') < 16
         assert row['threads'] == '2' and row['latency_batch'] == '2'
-        for key in ('latency_b1_ms', 'latency_bN_ms', 'backbone_b1_ms', 'head_decode_b1_ms'):
+        for key in ('latency_b1_ms', 'latency_bN_ms', 'backbone_b1_ms', 'head_decode_b1_ms',
+                    'ort_b1_ms', 'ort_bN_ms'):
             assert 0 < num(row, key) < 60_000, key
+    for name in ENTRIES:  # the exported graph also runs for the ResNet-50 configs
+        assert 0 < num(r50[name], 'ort_b1_ms') < num(r50[name], 'ort_bN_ms')
     # parameter counts against the layer formulas
     assert round(num(protocol['KPGridHead'], 'head_params_m') * 1e6) == \
         grid_head_params('grid_effl0_128x96.py', 1280)
@@ -188,6 +191,22 @@ def test_rerun_uses_the_cache_and_resumes(bench):
         key = row['entry'] + row['section']
         for col in ('coco_ap', 'pck', 'epe', 'params_m', 'latency_b1_ms'):
             assert row[col] == old[key][col], (key, col)
+
+
+def test_speed_only_trains_nothing_and_keeps_the_accuracy(bench):
+    """--speed-only on a trained work dir: no training task, speed from the
+    cache, the accuracy columns as before."""
+    assert bench['res'].returncode == 0, bench['res'].stdout[-3000:]
+    work = bench['work']
+    before = {r['entry'] + r['section']: r for r in read_csv(work / 'results.csv')}
+    res = run_tool([tool('benchmark.py'), *QUICK_ARGS, '--speed-only', '--work-dir', str(work),
+                    '--data-root', bench['data']], timeout=600)
+    assert res.returncode == 0, res.stdout[-4000:]
+    assert ' train ' not in res.stdout and 'speed KPGridHead: cached' in res.stdout
+    for row in read_csv(work / 'results.csv'):
+        old = before[row['entry'] + row['section']]
+        for col in ('coco_ap', 'pck', 'latency_b1_ms', 'ort_b1_ms'):
+            assert row[col] == old[col], (row['entry'], col)
 
 
 def test_changed_protocol_and_unknown_entry_are_refused(bench):
