@@ -9,7 +9,8 @@
 # under ~/.cache/kp_plugins so a second run skips the ~10 minute build),
 # mmengine, mmdet and mmpose without their unusable dependencies (chumpy),
 # the COCO tools, and kp_plugins itself (editable, with its test, deploy
-# (onnx, onnxruntime, onnxslim) and yolo (ultralytics) extras).
+# (onnx, onnxruntime, onnxslim) and yolo (ultralytics) extras), and mmdeploy
+# (--no-deps) for tools/mmdeploy/.
 # Safe to run twice. Environment knobs:
 #   KP_PYTHON     python interpreter to build the venv from (default: python3.11 or python3)
 #   KP_VENV       venv location (default: <repo>/.venv)
@@ -131,12 +132,17 @@ PYEOF
 "${PIP[@]}" -q "${KP_DEPS[@]}"
 "${PIP[@]}" -q --no-deps -e "$REPO"
 
+step "mmdeploy $(pin mmdeploy) (--no-deps: it declares protobuf<=3.20.2, which onnx 1.23 cannot use)"
+"${PIP[@]}" -q --no-deps mmdeploy
+"${PIP[@]}" -q aenum prettytable
+
 step "verifying the stack"
 "$VPY" - <<'EOF'
 import numpy, torch, mmcv, mmengine, mmdet, mmpose
 from mmcv.ops import nms  # noqa: F401  (proves the C++ ops were built)
 import xtcocotools, pycocotools  # noqa: F401
 import onnx, onnxruntime  # noqa: F401  (deploy extra)
+import mmdeploy.apis, kp_plugins.deploy.mmdeploy_support  # noqa: F401
 import mmpose.apis  # noqa: F401
 import kp_plugins
 assert numpy.__version__.startswith('1.'), numpy.__version__
