@@ -111,10 +111,13 @@ def poses_sample(image_shape, keypoints: np.ndarray, keypoint_scores: np.ndarray
     from mmpose.structures import PoseDataSample
     boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 5)
     sample = PoseDataSample(metainfo=dict(ori_shape=tuple(image_shape)))
+    scores = np.asarray(keypoint_scores, np.float32)
+    # keypoints_visible = the scores, as TopdownPoseEstimator sets them: the
+    # visualizer hides keypoints and links under kpt_thr by it.
     sample.pred_instances = InstanceData(
-        keypoints=np.asarray(keypoints, np.float32),
-        keypoint_scores=np.asarray(keypoint_scores, np.float32),
-        bboxes=boxes[:, :4].copy(), bbox_scores=boxes[:, 4].copy())
+        keypoints=np.asarray(keypoints, np.float32), keypoint_scores=scores,
+        keypoints_visible=scores.copy(), bboxes=boxes[:, :4].copy(),
+        bbox_scores=boxes[:, 4].copy())
     return sample
 
 

@@ -59,10 +59,17 @@ def test_demo_onnxruntime_draws_what_the_torch_demo_draws(quickstart_ckpt, quick
     ann = tmp_path / 'ann.json'
     ann.write_text(json.dumps(dict(images=[dict(id=1, file_name='people.png')])))
     common = [img_path, '--det', 'bbox-file', '--bbox-file', str(boxes), '--bbox-ann', str(ann),
-              '--bbox-thr', '0', '--kpt-thr', '0']
-    torch_run = run_tool(['tools/demo.py', QUICKSTART, quickstart_ckpt, *common, '--out-dir',
-                          str(tmp_path / 'torch'), '--cfg-options',
-                          'model.test_cfg.flip_test=False'])
+              '--bbox-thr', '0']
+    torch_args = ['tools/demo.py', QUICKSTART, quickstart_ckpt, *common, '--out-dir',
+                  str(tmp_path / 'torch'), '--cfg-options', 'model.test_cfg.flip_test=False']
+    torch_run = run_tool(torch_args + ['--kpt-thr', '0'])
+    assert torch_run.returncode == 0, torch_run.stdout
+    # draw at the median score: some keypoints and links shown, some hidden
+    scores = [s for p in json.loads((tmp_path / 'torch' / 'people.json').read_text())['persons']
+              for s in p['keypoint_scores']]
+    threshold = str(float(np.median(scores)))
+    common += ['--kpt-thr', threshold]
+    torch_run = run_tool(torch_args + ['--kpt-thr', threshold])
     assert torch_run.returncode == 0, torch_run.stdout
     ort_run = run_tool(['tools/demo.py', QUICKSTART, quickstart_onnx, *common, '--out-dir',
                         str(tmp_path / 'ort'), '--backend', 'onnxruntime'])
