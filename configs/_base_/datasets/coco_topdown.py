@@ -25,19 +25,15 @@ val_pipeline_head = [
     dict(type='GetBBoxCenterScale'),
 ]
 # The single-person whole-image setting (*_wholeimage configs): the box is
-# the whole image (KPWholeImageBBox), no padding, no half-body / shift.
-wholeimage_train_pipeline_head = [
-    dict(type='LoadImage'),
-    dict(type='KPWholeImageBBox'),
+# the whole image (KPWholeImageBBox, which needs the model input size to keep
+# the image's last pixel row and column inside the input), no padding, no
+# half-body / shift. The configs spell out
+#   [LoadImage, KPWholeImageBBox(input_size), *wholeimage_train_augmentation, TopdownAffine, ...]
+wholeimage_train_augmentation = [
     dict(type='GetBBoxCenterScale', padding=1.0),
     dict(type='RandomFlip', direction='horizontal'),
     dict(type='RandomBBoxTransform', shift_prob=0.0, rotate_factor=30.0,
          scale_factor=(0.8, 1.2)),
-]
-wholeimage_val_pipeline_head = [
-    dict(type='LoadImage'),
-    dict(type='KPWholeImageBBox'),
-    dict(type='GetBBoxCenterScale', padding=1.0),
 ]
 
 train_dataloader = dict(
