@@ -16,5 +16,6 @@ from .engine.checkpoint import allow_mmengine_checkpoints
 allow_mmengine_checkpoints()
 
 from . import codecs, datasets, evaluation, models  # noqa: E402,F401  (registration)
+from .engine import hooks  # noqa: E402,F401  (registration)
 
 __all__ = ['__version__', 'allow_mmengine_checkpoints']

@@ -99,7 +99,11 @@ def main() -> None:
     else:
         from mmengine.registry import RUNNERS
         runner = RUNNERS.build(cfg)
-    runner.train()
+    from kp_plugins.engine.hooks import NonFiniteLossError
+    try:
+        runner.train()
+    except NonFiniteLossError as exc:  # KPNonFiniteLossHook stopped the run
+        sys.exit(f'error: {exc}')
 
 
 if __name__ == '__main__':

@@ -14,7 +14,13 @@ default_hooks = dict(
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='PoseVisualizationHook', enable=False),
 )
-custom_hooks = [dict(type='SyncBuffersHook')]
+# KPNonFiniteLossHook: an iteration whose loss is NaN or inf skips its
+# optimizer step (logged with the batch's image ids); 5 in a row stop the run
+# with the last checkpoint to resume from (README, "What happens with bad data").
+custom_hooks = [
+    dict(type='SyncBuffersHook'),
+    dict(type='KPNonFiniteLossHook', max_consecutive=5),
+]
 
 env_cfg = dict(
     cudnn_benchmark=False,
