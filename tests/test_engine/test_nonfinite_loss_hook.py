@@ -45,6 +45,9 @@ def tiny_config(root, work_dir, epochs=2) -> Config:
     cfg.default_hooks.logger.interval = 1
     cfg.randomness = dict(seed=0)
     cfg.work_dir = str(work_dir)
+    # MMEngine keeps one visualizer per name in the process: a name of its
+    # own, or the scalars go to an earlier run's folder
+    cfg.visualizer.name = f'visualizer_{work_dir}'
     return cfg
 
 

@@ -32,7 +32,7 @@ from torch import nn
 
 import kp_plugins  # noqa: F401  (registration)
 from kp_plugins.codecs import KPBBoxLabel
-from mmpose.registry import DATASETS, KEYPOINT_CODECS, METRICS, MODELS
+from mmpose.registry import DATASETS, METRICS, MODELS
 
 from conftest import REPO_ROOT
 
