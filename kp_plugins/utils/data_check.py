@@ -609,6 +609,10 @@ def check_config_consistency(cfg: Config, splits: Sequence[str]) -> List[str]:
                         'once (codec = dict(...)) and use it in both places, or change '
                         'both with --cfg-options')
             k_data = dataset_num_keypoints(ds)
+            converters = [step for step in ds.get('pipeline') or []
+                          if isinstance(step, dict) and step.get('type') == 'KeypointConverter']
+            if converters:  # MMPose maps this dataset's keypoints onto another set
+                k_data = converters[-1].get('num_keypoints', k_data)
             k_head = head.get('num_keypoints')
             if k_data is not None and isinstance(k_head, int) and k_head != k_data \
                     and k_data not in reported_k:

@@ -12,7 +12,8 @@ from mmengine.config import Config
 
 import kp_plugins  # noqa: F401  (registration)
 from kp_plugins.utils.data_check import (DataCheckError, check_bbox_file,
-                                         image_problem, preflight_check)
+                                         check_config_consistency, image_problem,
+                                         preflight_check)
 
 from conftest import REPO_ROOT
 from helpers import write_tiny_coco
@@ -220,6 +221,13 @@ def test_head_keypoints_must_match_the_dataset(coco):
     message = problems(config_on(root, **{'model.head.num_keypoints': 16}))
     assert 'model.head.num_keypoints=16 but train_dataloader.dataset (CocoDataset) has 17 ' \
         'keypoints; set model.head.num_keypoints=17' in message
+    # a dataset whose keypoints MMPose's KeypointConverter maps onto the head's
+    cfg = config_on(root, **{'model.head.num_keypoints': 16})
+    for split in ('train', 'val'):
+        cfg[f'{split}_dataloader'].dataset.pipeline.insert(
+            1, dict(type='KeypointConverter', num_keypoints=16,
+                    mapping=[(i, i) for i in range(16)]))
+    assert check_config_consistency(cfg, ('train', 'val')) == []
 
 
 def write_bytes(path, data: bytes):
