@@ -104,10 +104,10 @@ def write_tiny_coco(root, num_images: int = 6, size=(96, 128), persons: int = 1,
 
 
 def tiny_run_options(root: str, ann: str = 'annotations.json', img_dir: str = 'images/',
-                     batch_size: int = 2) -> List[str]:
+                     batch_size: int = 2, evaluator_ann: bool = True) -> List[str]:
     """--cfg-options that point every split of a COCO top-down config at
-    a :func:`write_tiny_coco` set (single-process loading, no shuffling, no
-    random augmentation) and shrink the backbone when it is ResNet."""
+    a :func:`write_tiny_coco` set, with single-process loading and batches
+    of ``batch_size``; ``evaluator_ann=False`` leaves the evaluators alone."""
     root = str(root).rstrip('/') + '/'
     opts = []
     for split in ('train', 'val', 'test'):
@@ -115,6 +115,6 @@ def tiny_run_options(root: str, ann: str = 'annotations.json', img_dir: str = 'i
         opts += [f'{key}.dataset.data_root={root}', f'{key}.dataset.ann_file={ann}',
                  f'{key}.dataset.data_prefix.img={img_dir}', f'{key}.num_workers=0',
                  f'{key}.persistent_workers=False', f'{key}.batch_size={batch_size}']
-        if split != 'train':
+        if split != 'train' and evaluator_ann:
             opts.append(f'{split}_evaluator.ann_file={root}{ann}')
     return opts

@@ -17,9 +17,12 @@ default_hooks = dict(
 # KPNonFiniteLossHook: an iteration whose loss is NaN or inf skips its
 # optimizer step (logged with the batch's image ids); 5 in a row stop the run
 # with the last checkpoint to resume from (README, "What happens with bad data").
+# KPRandomStateHook: checkpoints carry the random state, so --resume continues
+# the interrupted run's random streams (bit-exact without persistent workers).
 custom_hooks = [
     dict(type='SyncBuffersHook'),
     dict(type='KPNonFiniteLossHook', max_consecutive=5),
+    dict(type='KPRandomStateHook'),
 ]
 
 env_cfg = dict(

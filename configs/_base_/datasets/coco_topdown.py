@@ -39,7 +39,11 @@ wholeimage_train_augmentation = [
 train_dataloader = dict(
     batch_size=64,
     num_workers=2,
-    persistent_workers=True,
+    # Workers restart (and are re-seeded identically) every epoch, so a run
+    # resumed with --resume draws the same augmentations as an uninterrupted
+    # one (KPRandomStateHook); persistent workers would carry their random
+    # streams across epochs, and a resumed run cannot restore them.
+    persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(
         type=dataset_type,
