@@ -93,6 +93,8 @@ def check_data(cfg: Config, splits: Sequence[str], config_name: str,
 def _log_data_check(line: str) -> None:
     import logging
     from mmengine.logging import print_log
+    if os.environ.get('RANK', '0') != '0':  # torchrun: every process checks, one logs
+        return
     if line.startswith('WARNING '):
         print_log(f'data check: {line[len("WARNING "):]}', logger='current',
                   level=logging.WARNING)
