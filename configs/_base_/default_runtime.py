@@ -19,10 +19,13 @@ default_hooks = dict(
 # with the last checkpoint to resume from (README, "What happens with bad data").
 # KPRandomStateHook: checkpoints carry the random state, so --resume continues
 # the interrupted run's random streams (bit-exact without persistent workers).
+# KPResumeValidationHook: --resume first validates the resumed epoch if the
+# interrupted run was killed between its checkpoint and its validation.
 custom_hooks = [
     dict(type='SyncBuffersHook'),
     dict(type='KPNonFiniteLossHook', max_consecutive=5),
     dict(type='KPRandomStateHook'),
+    dict(type='KPResumeValidationHook'),
 ]
 
 env_cfg = dict(

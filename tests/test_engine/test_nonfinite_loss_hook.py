@@ -95,7 +95,8 @@ def test_the_hook_is_on_in_the_configs():
     for name in ('grid_effl0_128x96', 'regression_r50', 'bbox_effl0', 'quickstart', 'yolo_s'):
         cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', f'{name}.py'))
         types = [h['type'] for h in cfg.custom_hooks]
-        assert 'KPNonFiniteLossHook' in types and 'KPRandomStateHook' in types, name
+        assert {'KPNonFiniteLossHook', 'KPRandomStateHook', 'KPResumeValidationHook'} <= \
+            set(types), name
     with pytest.raises(ValueError, match='max_consecutive'):
         KPNonFiniteLossHook(max_consecutive=0)
 
