@@ -23,7 +23,9 @@ class KPResumeValidationHook(Hook):
     the validation before training continues. It is logged as that epoch's.
     """
 
-    priority = 'LOW'
+    # after every other hook's before_train (CheckpointHook's, which the
+    # validation's save_best needs, runs at VERY_LOW)
+    priority = 'LOWEST'
 
     def __init__(self) -> None:
         self._resumed_epoch: Optional[int] = None
