@@ -1,20 +1,25 @@
 # Approach 1 in the seed's original single-person setting: the box is the
 # whole image (KPWholeImageBBox, no padding) and the dataset keeps only
 # images with exactly one annotated person (KPSinglePersonCocoDataset).
-# CocoMetric builds its ground truth from those images (ann_file=None):
+# CocoMetric builds its ground truth from those images (ann_file=None; the
+# dataset keeps MMPose from handing the metric the full annotation file):
 # with the full annotation file the dropped images would count as misses.
 _base_ = ['./regression_r50.py']
 
 codec = _base_.codec
 
 train_pipeline = [
-    *_base_.wholeimage_train_pipeline_head,
+    dict(type='LoadImage'),
+    dict(type='KPWholeImageBBox', input_size=codec['input_size']),
+    *_base_.wholeimage_train_augmentation,
     dict(type='TopdownAffine', input_size=codec['input_size']),
     dict(type='GenerateTarget', encoder=codec),
     dict(type='PackPoseInputs'),
 ]
 val_pipeline = [
-    *_base_.wholeimage_val_pipeline_head,
+    dict(type='LoadImage'),
+    dict(type='KPWholeImageBBox', input_size=codec['input_size']),
+    dict(type='GetBBoxCenterScale', padding=1.0),
     dict(type='TopdownAffine', input_size=codec['input_size']),
     dict(type='PackPoseInputs'),
 ]

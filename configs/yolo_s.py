@@ -154,6 +154,9 @@ val_dataloader = dict(
 test_dataloader = val_dataloader
 
 custom_hooks = [
+    dict(type='KPNonFiniteLossHook', max_consecutive=5),  # as default_runtime.py
+    dict(type='KPRandomStateHook'),
+    dict(type='KPResumeValidationHook'),
     dict(type='YOLOXPoseModeSwitchHook', num_last_epochs=20,
          new_train_pipeline=train_pipeline_stage2, priority=48),
     dict(type='SyncNormHook', priority=48),

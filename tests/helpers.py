@@ -63,3 +63,58 @@ def wait_for_first_checkpoint(proc: subprocess.Popen, run_dir, timeout: float = 
             size = last.stat().st_size
         time.sleep(0.2)
     pytest.fail(f'no checkpoint after the first epoch in {run_dir} within {timeout} s')
+
+
+def write_tiny_coco(root, num_images: int = 6, size=(96, 128), persons: int = 1,
+                    seed: int = 0, name: str = 'annotations.json',
+                    img_dir: str = 'images') -> str:
+    """A tiny COCO keypoint set for tests that need files: ``num_images``
+    noise images of ``size`` (w, h) written with cv2 as JPEGs under
+    ``root/img_dir`` and ``root/name`` with ``persons`` persons per image
+    (17 labelled keypoints inside each box, image ids 1..N, annotation ids
+    1..). Returns the annotation file's path."""
+    import json
+
+    import cv2
+    import numpy as np
+    rng = np.random.RandomState(seed)
+    w, h = size
+    os.makedirs(osp.join(str(root), img_dir), exist_ok=True)
+    images, annotations = [], []
+    for img_id in range(1, num_images + 1):
+        file_name = f'{img_id:06d}.jpg'
+        cv2.imwrite(osp.join(str(root), img_dir, file_name),
+                    rng.randint(0, 255, (h, w, 3)).astype(np.uint8))
+        images.append(dict(id=img_id, file_name=file_name, width=w, height=h))
+        for _ in range(persons):
+            bw, bh = rng.uniform(0.3, 0.6) * w, rng.uniform(0.4, 0.8) * h
+            x0, y0 = rng.uniform(0, w - bw), rng.uniform(0, h - bh)
+            xy = rng.uniform([x0, y0], [x0 + bw, y0 + bh], (17, 2))
+            kpts = np.concatenate([xy, np.full((17, 1), 2.0)], -1)
+            annotations.append(dict(
+                id=len(annotations) + 1, image_id=img_id, category_id=1, iscrowd=0,
+                bbox=[round(float(v), 2) for v in (x0, y0, bw, bh)],
+                area=round(float(0.6 * bw * bh), 2), num_keypoints=17,
+                keypoints=[round(float(v), 2) for v in kpts.ravel()]))
+    path = osp.join(str(root), name)
+    with open(path, 'w') as f:
+        json.dump(dict(images=images, annotations=annotations,
+                       categories=[dict(id=1, name='person', supercategory='person')]), f)
+    return path
+
+
+def tiny_run_options(root: str, ann: str = 'annotations.json', img_dir: str = 'images/',
+                     batch_size: int = 2, evaluator_ann: bool = True) -> List[str]:
+    """--cfg-options that point every split of a COCO top-down config at
+    a :func:`write_tiny_coco` set, with single-process loading and batches
+    of ``batch_size``; ``evaluator_ann=False`` leaves the evaluators alone."""
+    root = str(root).rstrip('/') + '/'
+    opts = []
+    for split in ('train', 'val', 'test'):
+        key = f'{split}_dataloader'
+        opts += [f'{key}.dataset.data_root={root}', f'{key}.dataset.ann_file={ann}',
+                 f'{key}.dataset.data_prefix.img={img_dir}', f'{key}.num_workers=0',
+                 f'{key}.persistent_workers=False', f'{key}.batch_size={batch_size}']
+        if split != 'train' and evaluator_ann:
+            opts.append(f'{split}_evaluator.ann_file={root}{ann}')
+    return opts

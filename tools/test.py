@@ -13,9 +13,9 @@ import os
 import os.path as osp
 import sys
 
-from kp_plugins.engine.launch import (DictAction, check_data, default_work_dir,
-                                      ensure_kp_plugins_imported, load_config,
-                                      set_local_rank, setup_device)
+from kp_plugins.engine.launch import (DictAction, check_checkpoint, check_data,
+                                      default_work_dir, ensure_kp_plugins_imported,
+                                      load_config, set_local_rank, setup_device)
 
 
 def parse_args() -> argparse.Namespace:
@@ -39,6 +39,10 @@ def parse_args() -> argparse.Namespace:
         'test_dataloader.dataset.bbox_file=dets.json)')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher')
+    parser.add_argument(
+        '--check-images', action='store_true',
+        help='before testing, decode every image of the test set (slow on large '
+        'sets); without it they are checked for existence and a complete header/end')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
     set_local_rank(args.local_rank)
@@ -81,10 +85,11 @@ def main() -> None:
     args = parse_args()
     if not osp.isfile(args.checkpoint) and '://' not in args.checkpoint:
         sys.exit(f'error: checkpoint {args.checkpoint!r} not found')
+    check_checkpoint(args.checkpoint, 'checkpoint')
     cfg = load_config(args.config, args.cfg_options)
     cfg = merge_args(cfg, args)
     ensure_kp_plugins_imported(cfg)
-    check_data(cfg, ('test', ), args.config)
+    check_data(cfg, ('test', ), args.config, check_images=args.check_images)
     setup_device(cfg, args.launcher)
 
     from mmengine.runner import Runner

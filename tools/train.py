@@ -11,9 +11,9 @@ import argparse
 import os.path as osp
 import sys
 
-from kp_plugins.engine.launch import (DictAction, check_data, default_work_dir,
-                                      ensure_kp_plugins_imported, load_config,
-                                      set_local_rank, setup_device)
+from kp_plugins.engine.launch import (DictAction, check_checkpoint, check_data,
+                                      default_work_dir, ensure_kp_plugins_imported,
+                                      load_config, set_local_rank, setup_device)
 
 
 def parse_args() -> argparse.Namespace:
@@ -36,6 +36,10 @@ def parse_args() -> argparse.Namespace:
         'train_dataloader.dataset.data_root=/data/coco/)')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher')
+    parser.add_argument(
+        '--check-images', action='store_true',
+        help='before training, decode every image of the datasets (slow on large '
+        'sets); without it they are checked for existence and a complete header/end')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
     set_local_rank(args.local_rank)
@@ -90,7 +94,11 @@ def main() -> None:
     cfg = merge_args(cfg, args)
     ensure_kp_plugins_imported(cfg)
     check_data(cfg, ('train', ) if args.no_validate else ('train', 'val'),
-               args.config)
+               args.config, check_images=args.check_images)
+    if args.resume not in (None, 'auto'):
+        check_checkpoint(args.resume, '--resume')
+    elif cfg.get('load_from'):
+        check_checkpoint(cfg.load_from, 'load_from')
     setup_device(cfg, args.launcher)
 
     from mmengine.runner import Runner
@@ -99,7 +107,11 @@ def main() -> None:
     else:
         from mmengine.registry import RUNNERS
         runner = RUNNERS.build(cfg)
-    runner.train()
+    from kp_plugins.engine.hooks import NonFiniteLossError
+    try:
+        runner.train()
+    except NonFiniteLossError as exc:  # KPNonFiniteLossHook stopped the run
+        sys.exit(f'error: {exc}')
 
 
 if __name__ == '__main__':

@@ -14,7 +14,19 @@ default_hooks = dict(
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='PoseVisualizationHook', enable=False),
 )
-custom_hooks = [dict(type='SyncBuffersHook')]
+# KPNonFiniteLossHook: an iteration whose loss is NaN or inf skips its
+# optimizer step (logged with the batch's image ids); 5 in a row stop the run
+# with the last checkpoint to resume from (README, "What happens with bad data").
+# KPRandomStateHook: checkpoints carry the random state, so --resume continues
+# the interrupted run's random streams (bit-exact without persistent workers).
+# KPResumeValidationHook: --resume first validates the resumed epoch if the
+# interrupted run was killed between its checkpoint and its validation.
+custom_hooks = [
+    dict(type='SyncBuffersHook'),
+    dict(type='KPNonFiniteLossHook', max_consecutive=5),
+    dict(type='KPRandomStateHook'),
+    dict(type='KPResumeValidationHook'),
+]
 
 env_cfg = dict(
     cudnn_benchmark=False,

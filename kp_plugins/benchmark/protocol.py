@@ -147,7 +147,7 @@ def apply_protocol(cfg: Config, protocol: Protocol) -> Config:
     workers = protocol.workers
     cfg.train_dataloader = dict(
         batch_size=protocol.batch_size, num_workers=workers,
-        persistent_workers=workers > 0,
+        persistent_workers=False,  # a resumed entry draws what a straight run draws
         sampler=dict(type='DefaultSampler', shuffle=True),
         dataset=dict(type='ConcatDataset', datasets=train_sets))
     val_loader = dict(

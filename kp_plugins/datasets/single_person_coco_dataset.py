@@ -1,6 +1,8 @@
 from collections import Counter
 from typing import List, Tuple
 
+from mmengine.logging import MessageHub
+
 from mmpose.datasets.datasets.body import CocoDataset
 from mmpose.registry import DATASETS
 
@@ -19,7 +21,19 @@ class KPSinglePersonCocoDataset(CocoDataset):
     unset (``None``) so the metric builds its ground truth from the kept
     images only; with the full annotation file the dropped images' persons
     count as misses.
+
+    In test mode MMPose's ``CocoDataset`` records its ``ann_file`` in
+    MMEngine's ``MessageHub``, where a ``CocoMetric(ann_file=None)`` finds
+    and loads it, full annotation file and all; this dataset records
+    ``None`` instead, so the metric converts the kept persons' own
+    annotations (``raw_ann_info``) into its ground truth.
     """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.test_mode:
+            MessageHub.get_current_instance().update_info(
+                f'{self.metainfo["dataset_name"]}_ann_file', None)
 
     def _load_annotations(self) -> Tuple[List[dict], List[dict]]:
         instance_list, image_list = super()._load_annotations()

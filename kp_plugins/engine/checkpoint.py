@@ -16,6 +16,7 @@ so ``runner.resume`` and MMPose's ``tools/test.py`` fail with
 weights-only loading off (which would let any pickle run code), we add exactly
 these classes to torch's safe globals. Arbitrary objects stay refused.
 """
+import zipfile
 from typing import Any, List
 
 import numpy as np
@@ -84,3 +85,43 @@ def allow_mmengine_checkpoints() -> None:
         return
     add_safe_globals(mmengine_checkpoint_globals())
     _done = True
+
+
+class CheckpointFileError(ValueError):
+    """A file given as a checkpoint is not one."""
+
+
+def check_checkpoint_file(path: str) -> None:
+    """Raise :class:`CheckpointFileError` when ``path`` is not a file that
+    ``torch.load`` can read: ``torch.save`` writes a zip archive holding a
+    ``data.pkl`` (torch >= 1.6) or, before, a pickle (first byte ``0x80``).
+
+    Without this check a text file, an HTML error page saved under a
+    ``.pth`` name or a truncated download fails deep inside ``torch.load``
+    with ``UnpicklingError ... weights_only=False will likely succeed``,
+    which it will not.
+    """
+    with open(path, 'rb') as f:
+        head = f.read(16)
+    if head.startswith(b'PK'):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                names = archive.namelist()
+        except zipfile.BadZipFile:
+            raise CheckpointFileError(
+                f'{path} is a damaged zip archive (a truncated download or an '
+                'interrupted save?), not a readable PyTorch checkpoint') from None
+        if any(name.endswith('data.pkl') for name in names):
+            return
+        raise CheckpointFileError(
+            f'{path} is a zip archive but not a PyTorch checkpoint (no data.pkl '
+            f'inside; it holds {names[:3]})')
+    if head[:1] == b'\x80':  # a pickle: the format of torch.save before 1.6
+        return
+    kind = 'an empty file' if not head else (
+        'a text file' if all(32 <= c < 127 or c in (9, 10, 13) for c in head)
+        else 'an unknown format')
+    raise CheckpointFileError(
+        f'{path} is not a PyTorch checkpoint: it is {kind} (it starts with '
+        f'{head!r}); torch.save writes a zip archive. Pass the .pth file '
+        'training saved, e.g. work_dirs/<config>/epoch_N.pth or best_*.pth')

@@ -1,6 +1,7 @@
 """What tools/train.py and tools/test.py share: config loading and the
 adjustments that let MMEngine's Runner work on this stack (CPU-only
-distributed runs, torch >= 2.6 checkpoints, early data checks)."""
+distributed runs, torch >= 2.6 checkpoints), and the checks that run before
+the Runner is built (data paths and content, checkpoint files)."""
 import os
 import os.path as osp
 import sys
@@ -9,7 +10,9 @@ from typing import Optional, Sequence
 import torch
 from mmengine.config import Config, DictAction  # noqa: F401  (re-exported for tools)
 
-from ..utils.data_check import DataNotFoundError, check_data_paths
+from ..utils.data_check import (DataCheckError, DataNotFoundError,
+                                check_data_paths, preflight_check)
+from .checkpoint import CheckpointFileError, check_checkpoint_file
 
 
 def resolve_config_path(path: str) -> str:
@@ -73,13 +76,41 @@ def setup_device(cfg: Config, launcher: str) -> None:
         torch.distributed.init_process_group(backend='gloo')
 
 
-def check_data(cfg: Config, splits: Sequence[str], config_name: str) -> None:
+def check_data(cfg: Config, splits: Sequence[str], config_name: str,
+               check_images: bool = False) -> None:
     """Stop at once, with the expected paths and the --cfg-options to change
-    them, when a dataset the run needs is missing."""
+    them, when a dataset the run needs is missing; then run the pre-flight
+    check of the data's content (:func:`~kp_plugins.utils.data_check.
+    preflight_check`): stop listing every problem, or log its counts and
+    the persons MMPose will drop."""
     try:
         check_data_paths(cfg, splits, config_name)
-    except DataNotFoundError as exc:
+        preflight_check(cfg, splits, check_images=check_images, log=_log_data_check)
+    except (DataNotFoundError, DataCheckError) as exc:
         sys.exit(f'error: {exc}')
+
+
+def _log_data_check(line: str) -> None:
+    import logging
+    from mmengine.logging import print_log
+    if os.environ.get('RANK', '0') != '0':  # torchrun: every process checks, one logs
+        return
+    if line.startswith('WARNING '):
+        print_log(f'data check: {line[len("WARNING "):]}', logger='current',
+                  level=logging.WARNING)
+    else:
+        print_log(f'data check: {line}', logger='current')
+
+
+def check_checkpoint(path: str, option: str) -> None:
+    """Stop with a clear message when ``path`` (given as ``option``) is a
+    local file that is not a PyTorch checkpoint."""
+    if not path or '://' in path or not osp.isfile(path):
+        return
+    try:
+        check_checkpoint_file(path)
+    except CheckpointFileError as exc:
+        sys.exit(f'error: {option}: {exc}')
 
 
 def default_work_dir(config_path: str) -> str:

@@ -116,9 +116,21 @@ def instance_oks(pred: Tensor, target: Tensor, mask: Tensor, areas: Tensor,
     Returns:
         ``(oks, valid)``: OKS per instance (B,) (0 where no keypoint is
         labelled) and whether the instance has a labelled keypoint (B,).
+        Unlabelled keypoints and instances without labels do not enter the
+        result or its gradient, whatever their values (NaN included).
     """
-    mask = mask.to(pred.dtype)
-    similarity = keypoint_oks(pred, target, areas, sigmas)
-    count = mask.sum(dim=1)
-    oks = (similarity * mask).sum(dim=1) / count.clamp(min=1)
-    return oks, count > 0
+    labelled = mask.bool()
+    valid = labelled.any(dim=1)
+    # torch.where, not a product: an unlabelled keypoint, or an instance
+    # without any, stays out of the result and of the gradient even where
+    # its prediction, target or area is NaN or inf (0 * NaN is NaN)
+    zero = torch.zeros((), dtype=pred.dtype, device=pred.device)
+    pred = torch.where(labelled[..., None], pred, zero)
+    target = torch.where(labelled[..., None], target, zero)
+    areas = torch.where(valid, areas, torch.ones((), dtype=areas.dtype,
+                                                 device=areas.device))
+    similarity = torch.where(labelled,
+                             keypoint_oks(pred, target, areas, sigmas), zero)
+    count = labelled.to(pred.dtype).sum(dim=1)
+    oks = similarity.sum(dim=1) / count.clamp(min=1)
+    return oks, valid

@@ -86,3 +86,31 @@ def test_getattr_stand_in_only_resolves_history_buffer_methods(tmp_path):
     torch.save({'x': Evil()}, path)
     with pytest.raises(pickle.UnpicklingError):
         torch.load(path, weights_only=True)
+
+
+def test_check_checkpoint_file(tmp_path):
+    """A file that torch.load cannot read is named as such before loading."""
+    import zipfile
+
+    from kp_plugins.engine.checkpoint import CheckpointFileError, check_checkpoint_file
+    new, old = tmp_path / 'new.pth', tmp_path / 'old.pth'
+    torch.save({'state_dict': {'w': torch.ones(2)}}, new)
+    torch.save({'state_dict': {'w': torch.ones(2)}}, old, _use_new_zipfile_serialization=False)
+    check_checkpoint_file(str(new))
+    check_checkpoint_file(str(old))
+
+    cases = {
+        'text.pth': (b'epoch 12, loss 0.3\n', 'is not a PyTorch checkpoint: it is a text file'),
+        'empty.pth': (b'', 'is not a PyTorch checkpoint: it is an empty file'),
+        'binary.pth': (bytes(range(200, 216)), 'it is an unknown format'),
+        'cut.pth': (new.read_bytes()[:300], 'is a damaged zip archive (a truncated download'),
+    }
+    for name, (content, expected) in cases.items():
+        path = tmp_path / name
+        path.write_bytes(content)
+        with pytest.raises(CheckpointFileError, match=expected.replace('(', r'\(')):
+            check_checkpoint_file(str(path))
+    with zipfile.ZipFile(tmp_path / 'other.zip', 'w') as archive:
+        archive.writestr('readme.txt', 'hello')
+    with pytest.raises(CheckpointFileError, match='a zip archive but not a PyTorch checkpoint'):
+        check_checkpoint_file(str(tmp_path / 'other.zip'))

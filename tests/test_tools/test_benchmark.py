@@ -218,3 +218,69 @@ def test_changed_protocol_and_unknown_entry_are_refused(bench):
                     '--work-dir', str(bench['work'])], timeout=300)
     assert res.returncode != 0
     assert 'NoSuchHead' in res.stdout and 'KPGridHead' in res.stdout
+
+
+def kill_when(cmd, done, timeout=600) -> None:
+    """Run ``cmd`` in its own process group; SIGKILL the whole group (the
+    benchmark and its training process) as soon as ``done()`` is true."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    proc = subprocess.Popen([sys.executable] + cmd, cwd=REPO_ROOT,
+                            env=dict(os.environ, OMP_NUM_THREADS='2'),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    deadline = time.time() + timeout
+    try:
+        while not done():
+            if proc.poll() is not None:
+                pytest.fail(f'the benchmark ended (exit {proc.returncode}) before the kill')
+            if time.time() > deadline:
+                pytest.fail('timed out waiting for the moment to kill')
+            time.sleep(0.02)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+@pytest.mark.slow
+def test_entry_killed_mid_training_resumes_to_the_same_result(bench, tmp_path):
+    """SIGKILL the benchmark while RegressionHead trains, right after its
+    epoch-1 checkpoint; the same command resumes that training (not a new
+    one), the entry logs each epoch once, and its metrics equal those of the
+    uninterrupted run of the ``bench`` fixture (same protocol and seed)."""
+    assert bench['res'].returncode == 0, bench['res'].stdout[-3000:]
+    work = tmp_path / 'bench'
+    entry = work / 'entries' / 'RegressionHead'
+    args = [a for a in QUICK_ARGS if a != 'KPGridHead'] + ['--no-r50']
+    cmd = [tool('benchmark.py'), *args, '--work-dir', str(work), '--data-root', bench['data']]
+
+    def first_checkpoint():
+        marker = entry / 'last_checkpoint'
+        return marker.exists() and marker.read_text().strip().endswith('epoch_1.pth')
+
+    kill_when(cmd, first_checkpoint)
+    assert not (entry / 'accuracy.json').exists()
+    log = (entry / 'train.log').read_text()
+    assert 'Epoch(train) [1][4/4]' in log and 'Epoch(train) [2]' not in log
+
+    res = run_tool(cmd, timeout=600)
+    assert res.returncode == 0, res.stdout[-4000:]
+    assert re.search(r'train RegressionHead: resuming from the last checkpoint', res.stdout)
+    resumed = (entry / 'train.log').read_text().split('\n$ ')[-1]
+    assert resumed.splitlines()[0].rstrip().endswith('--resume')
+    assert 'resumed epoch: 1, iter: 4' in resumed
+    assert 'Epoch(train) [1]' not in resumed and 'Epoch(train) [2][4/4]' in resumed
+
+    acc = json.loads((entry / 'accuracy.json').read_text())
+    straight = json.loads((bench['work'] / 'entries' / 'RegressionHead' /
+                           'accuracy.json').read_text())
+    assert acc['status'] == 'done' and '--resume' in acc['command']
+    assert [v['epoch'] for v in acc['val_per_epoch']] == [1, 2]
+    assert [round(p['epoch'], 3) for p in acc['loss_curve']] == \
+        [round(p['epoch'], 3) for p in straight['loss_curve']]
+    timing = ('time', 'data_time')
+    assert {k: v for k, v in acc['metrics'].items() if k not in timing} == \
+        {k: v for k, v in straight['metrics'].items() if k not in timing}
+    assert acc['val_per_epoch'] == straight['val_per_epoch']

@@ -25,25 +25,25 @@ val_pipeline_head = [
     dict(type='GetBBoxCenterScale'),
 ]
 # The single-person whole-image setting (*_wholeimage configs): the box is
-# the whole image (KPWholeImageBBox), no padding, no half-body / shift.
-wholeimage_train_pipeline_head = [
-    dict(type='LoadImage'),
-    dict(type='KPWholeImageBBox'),
+# the whole image (KPWholeImageBBox, which needs the model input size to keep
+# the image's last pixel row and column inside the input), no padding, no
+# half-body / shift. The configs spell out
+#   [LoadImage, KPWholeImageBBox(input_size), *wholeimage_train_augmentation, TopdownAffine, ...]
+wholeimage_train_augmentation = [
     dict(type='GetBBoxCenterScale', padding=1.0),
     dict(type='RandomFlip', direction='horizontal'),
     dict(type='RandomBBoxTransform', shift_prob=0.0, rotate_factor=30.0,
          scale_factor=(0.8, 1.2)),
 ]
-wholeimage_val_pipeline_head = [
-    dict(type='LoadImage'),
-    dict(type='KPWholeImageBBox'),
-    dict(type='GetBBoxCenterScale', padding=1.0),
-]
 
 train_dataloader = dict(
     batch_size=64,
     num_workers=2,
-    persistent_workers=True,
+    # Workers restart (and are re-seeded identically) every epoch, so a run
+    # resumed with --resume draws the same augmentations as an uninterrupted
+    # one (KPRandomStateHook); persistent workers would carry their random
+    # streams across epochs, and a resumed run cannot restore them.
+    persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(
         type=dataset_type,

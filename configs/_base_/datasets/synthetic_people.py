@@ -17,7 +17,7 @@ synthetic_img_size = (256, 256)
 
 train_dataloader = dict(
     num_workers=2,
-    persistent_workers=True,
+    persistent_workers=False,  # exact --resume, see coco_topdown.py
     dataset=dict(
         _delete_=True,
         type=dataset_type,

@@ -5,7 +5,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mmpose.registry import MODELS
-from .utils import keypoint_weighted_mean
+from .utils import check_weights, keypoint_weighted_mean, mask_invalid
 
 
 @MODELS.register_module()
@@ -47,6 +47,8 @@ class KPBCELoss(nn.Module):
             logits: (B, K, *) logits.
             target: (B, K, *) targets in [0, 1].
             target_weights: (B, K) keypoint weights; ``None`` = all ones.
+                A keypoint of weight 0 adds nothing, even where its logits
+                are NaN or inf.
 
         Returns:
             scalar loss.
@@ -58,9 +60,15 @@ class KPBCELoss(nn.Module):
         if self.pos_weight is not None:
             pos_weight = torch.tensor(self.pos_weight, dtype=logits.dtype,
                                       device=logits.device)
+        target = target.to(logits.dtype)
+        if target_weights is not None:
+            check_weights(target_weights, logits.shape[:2])
+            # a keypoint of weight 0 adds nothing, even a NaN or inf logit
+            valid = target_weights > 0
+            logits = mask_invalid(logits, valid)
+            target = mask_invalid(target, valid)
         elementwise = F.binary_cross_entropy_with_logits(
-            logits, target.to(logits.dtype), reduction='none',
-            pos_weight=pos_weight)
+            logits, target, reduction='none', pos_weight=pos_weight)
         per_keypoint = elementwise.flatten(2).mean(dim=-1) \
             if elementwise.dim() > 2 else elementwise
         return keypoint_weighted_mean(per_keypoint,

@@ -85,7 +85,7 @@ class KPOKSLoss(nn.Module):
             loss = 1.0 - oks**2
         else:
             loss = -torch.log(oks.clamp(min=self.eps))
-        loss = loss * valid.to(loss.dtype)
+        loss = torch.where(valid, loss, torch.zeros_like(loss))
         if self.reduction == 'none':
             return loss * self.loss_weight
         if self.reduction == 'sum':

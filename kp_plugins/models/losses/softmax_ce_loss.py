@@ -4,7 +4,7 @@ import torch
 from torch import Tensor, nn
 
 from mmpose.registry import MODELS
-from .utils import keypoint_weighted_mean
+from .utils import check_weights, keypoint_weighted_mean, mask_invalid
 
 
 @MODELS.register_module()
@@ -56,13 +56,16 @@ class KPSoftmaxCELoss(nn.Module):
         logits = logits.flatten(2)
         target = target.flatten(2).to(logits.dtype)
         mass = target.sum(dim=-1)
-        dist = target / mass.clamp(min=torch.finfo(logits.dtype).tiny)[..., None]
-        per_keypoint = -(dist * logits.log_softmax(dim=-1)).sum(dim=-1)
         weights = (mass > 0).to(logits.dtype)
         if target_weights is not None:
-            if target_weights.shape != mass.shape:
-                raise ValueError(
-                    f'target_weights of shape {tuple(target_weights.shape)} do '
-                    f'not match the (B, K) = {tuple(mass.shape)} keypoints')
+            check_weights(target_weights, mass.shape)
             weights = weights * target_weights.to(logits.dtype)
+        # a keypoint left out (weight 0, empty target) adds nothing, even
+        # with NaN or inf logits or target
+        valid = weights > 0
+        logits = mask_invalid(logits, valid)
+        target = mask_invalid(target, valid)
+        mass = mask_invalid(mass, valid)
+        dist = target / mass.clamp(min=torch.finfo(logits.dtype).tiny)[..., None]
+        per_keypoint = -(dist * logits.log_softmax(dim=-1)).sum(dim=-1)
         return keypoint_weighted_mean(per_keypoint, weights) * self.loss_weight

@@ -142,20 +142,28 @@ def test_codec_frame_matches_cocoeval(instances, codec_type):
 
 
 def test_modes_and_reduction():
-    pred = torch.randn(4, K, 2) * 5
-    target = torch.randn(4, K, 2) * 5
-    weights = (torch.rand(4, K) > 0.3).float()
+    """The three modes and the reductions, on inputs from a local generator
+    whose OKS values lie well inside (0, 1), where ``log`` mode's clamp at
+    ``eps`` plays no part."""
+    gen = torch.Generator().manual_seed(0)
+    target = torch.randn(4, K, 2, generator=gen) * 5
+    pred = target + torch.randn(4, K, 2, generator=gen)
+    weights = (torch.rand(4, K, generator=gen) > 0.3).float()
+    weights[:3, 0] = 1  # instances 0-2 have labelled keypoints
     weights[3] = 0  # no labelled keypoint: excluded from the mean
-    areas = torch.rand(4) * 100 + 50
+    areas = torch.rand(4, generator=gen) * 100 + 50
     per = {m: KPOKSLoss(mode=m, reduction='none')(pred, target, weights,
                                                   areas)
            for m in ('linear', 'square', 'log')}
     oks = 1 - per['linear'][:3]
+    assert ((oks > 0.05) & (oks < 0.95)).all(), oks
     torch.testing.assert_close(per['square'][:3], 1 - oks**2)
     torch.testing.assert_close(per['log'][:3], -torch.log(oks))
     assert torch.all(per['linear'][3] == 0)
     mean = KPOKSLoss(loss_weight=2.0)(pred, target, weights, areas)
     torch.testing.assert_close(mean, 2 * per['linear'][:3].mean())
+    total = KPOKSLoss(reduction='sum')(pred, target, weights, areas)
+    torch.testing.assert_close(total, per['linear'][:3].sum())
 
 
 def test_log_mode_is_finite_for_far_predictions():
