@@ -223,6 +223,31 @@ def decode_outputs(head: nn.Module, outputs: Outputs,
     return head_spec(head).decode(head, outputs, input_bboxes)
 
 
+def estimator_outputs(model: nn.Module, inputs: Tensor,
+                      input_bboxes: Optional[Tensor] = None,
+                      raw: bool = False) -> Tuple[Tensor, ...]:
+    """What an exported graph computes after normalization: backbone, neck,
+    head and (unless ``raw``) the in-graph decode.
+
+    Args:
+        model: a ``TopdownPoseEstimator``.
+        inputs: (B, 3, H, W) normalized crops.
+        input_bboxes: (B, 4) ``xyxy`` boxes in model-input pixels, for heads
+            that take them.
+        raw: return the head's raw outputs instead of decoding.
+
+    Returns:
+        ``(keypoints (B, K, 2), scores (B, K))`` or the raw outputs.
+    """
+    head = model.head
+    feats = model.extract_feat(inputs)
+    outputs = head(feats, input_bboxes) if head_spec(head).needs_bbox \
+        else head(feats)
+    if raw:
+        return as_tuple(outputs)
+    return decode_outputs(head, outputs, input_bboxes)
+
+
 def as_tuple(outputs: Outputs) -> Tuple[Tensor, ...]:
     """A head's outputs as a tuple of tensors."""
     if isinstance(outputs, Tensor):

@@ -82,8 +82,7 @@ def predict_image(model: OnnxPoseModel, img_path: str,
         raise FileNotFoundError(f'cannot read image {img_path!r}')
     bboxes = np.concatenate([np.asarray(i['bbox'], np.float32).reshape(1, 4)
                              for i in infos])
-    keypoints, scores = model.predict(image, bboxes)
-    scales = model.crop_scales(bboxes)
+    keypoints, scores, scales = model.predict_with_crops(image, bboxes)
     samples = []
     for n, info in enumerate(infos):
         samples.append(dict(

@@ -27,7 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from kp_plugins.version import __version__
-from .decode import as_tuple, decode_outputs, head_spec, output_names
+from .decode import as_tuple, estimator_outputs, head_spec, output_names
 from .preprocess import DEFAULT_BBOX_PADDING
 
 #: ONNX input names.
@@ -83,12 +83,7 @@ class ExportablePoseModel(nn.Module):
         if self.swap_channels:
             x = x[:, [2, 1, 0]]
         x = (x - self.mean) / self.std
-        feats = self.model.extract_feat(x)
-        head = self.model.head
-        outputs = head(feats, bbox) if self.spec.needs_bbox else head(feats)
-        if self.raw:
-            return as_tuple(outputs)
-        return decode_outputs(head, outputs, bbox)
+        return estimator_outputs(self.model, x, bbox, self.raw)
 
 
 def pipeline_settings(cfg) -> Dict[str, Union[float, List[int]]]:

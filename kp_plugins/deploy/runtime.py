@@ -22,8 +22,7 @@ from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .preprocess import (bbox_xyxy_to_center_scale, crop_persons,
-                         fix_aspect_ratio, input_to_image)
+from .preprocess import crop_persons, input_to_image
 
 
 class OnnxModelError(ValueError):
@@ -189,6 +188,14 @@ class OnnxPoseModel:
         Returns:
             keypoints (N, K, 2) in image pixels and scores (N, K).
         """
+        keypoints, scores, _ = self.predict_with_crops(image, bboxes)
+        return keypoints, scores
+
+    def predict_with_crops(self, image: np.ndarray, bboxes: np.ndarray
+                           ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`predict`, plus each person's crop size (N, 2) in image
+        pixels (the ``bbox_scales`` MMPose's pipeline gives ``CocoMetric``).
+        """
         if not isinstance(image, np.ndarray) or image.ndim != 3 or \
                 image.shape[2] != 3 or image.dtype != np.uint8:
             got = (f'{image.dtype} {tuple(image.shape)}'
@@ -197,10 +204,11 @@ class OnnxPoseModel:
                                  f'got {got}')
         bboxes = np.asarray(bboxes, dtype=np.float32)
         if bboxes.size == 0:
-            return self.infer(np.zeros((0, 3, self.input_size[1],
-                                        self.input_size[0]), np.float32),
-                              np.zeros((0, 4), np.float32)
-                              if self.needs_bbox else None)
+            keypoints, scores = self.infer(
+                np.zeros((0, 3, self.input_size[1], self.input_size[0]),
+                         np.float32),
+                np.zeros((0, 4), np.float32) if self.needs_bbox else None)
+            return keypoints, scores, np.zeros((0, 2))
         if bboxes.ndim != 2 or bboxes.shape[1] < 4:
             raise OnnxModelError(f'expected (N, 4) xyxy person boxes, got '
                                  f'shape {tuple(bboxes.shape)}')
@@ -209,12 +217,4 @@ class OnnxPoseModel:
         keypoints, scores = self.infer(
             crops, input_bboxes.astype(np.float32) if self.needs_bbox else None)
         keypoints = input_to_image(keypoints, center, scale, self.input_size)
-        return keypoints.astype(np.float32), scores
-
-    def crop_scales(self, bboxes: np.ndarray) -> np.ndarray:
-        """(N, 2) size of each person's crop in image pixels (the
-        ``bbox_scales`` MMPose's pipeline gives ``CocoMetric``)."""
-        w, h = self.input_size
-        _, scale = bbox_xyxy_to_center_scale(np.asarray(bboxes)[:, :4],
-                                             self.bbox_padding)
-        return fix_aspect_ratio(scale, w / h)
+        return keypoints.astype(np.float32), scores, scale

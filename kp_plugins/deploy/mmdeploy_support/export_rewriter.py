@@ -19,7 +19,7 @@ from typing import Any, Optional, Tuple
 from torch import Tensor, nn
 
 from mmdeploy.core import FUNCTION_REWRITER
-from kp_plugins.deploy.decode import as_tuple, decode_outputs, head_spec
+from kp_plugins.deploy.decode import estimator_outputs, head_spec
 from .deploy_config import check_deploy_names, decodes_in_graph, is_kp_deploy
 
 
@@ -51,12 +51,8 @@ class MMDeployPoseModel(nn.Module):
             keypoints (N, K, 2) in model-input pixels and scores (N, K), or
             the head's raw outputs.
         """
-        feats = self.estimator.extract_feat(inputs)
-        head = self.estimator.head
-        outputs = head(feats, bbox) if self.needs_bbox else head(feats)
-        if self.decode:
-            return decode_outputs(head, outputs, bbox)
-        return as_tuple(outputs)
+        return estimator_outputs(self.estimator, inputs, bbox,
+                                 raw=not self.decode)
 
 
 @FUNCTION_REWRITER.register_rewriter('torch.onnx.export')
