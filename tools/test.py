@@ -15,7 +15,8 @@ import sys
 
 from kp_plugins.engine.launch import (DictAction, check_checkpoint, check_data,
                                       default_work_dir, ensure_kp_plugins_imported,
-                                      load_config, set_local_rank, setup_device)
+                                      finish_distributed, load_config, set_local_rank,
+                                      setup_device)
 
 
 def parse_args() -> argparse.Namespace:
@@ -115,6 +116,7 @@ def main() -> None:
 
         runner.register_hook(SaveMetricHook(), 'LOWEST')
     runner.test()
+    finish_distributed()
 
 
 if __name__ == '__main__':

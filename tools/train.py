@@ -13,7 +13,8 @@ import sys
 
 from kp_plugins.engine.launch import (DictAction, check_checkpoint, check_data,
                                       default_work_dir, ensure_kp_plugins_imported,
-                                      load_config, set_local_rank, setup_device)
+                                      finish_distributed, load_config, set_local_rank,
+                                      setup_device)
 
 
 def parse_args() -> argparse.Namespace:
@@ -112,6 +113,7 @@ def main() -> None:
         runner.train()
     except NonFiniteLossError as exc:  # KPNonFiniteLossHook stopped the run
         sys.exit(f'error: {exc}')
+    finish_distributed()
 
 
 if __name__ == '__main__':

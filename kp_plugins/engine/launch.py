@@ -76,6 +76,18 @@ def setup_device(cfg: Config, launcher: str) -> None:
         torch.distributed.init_process_group(backend='gloo')
 
 
+def finish_distributed() -> None:
+    """End a distributed run cleanly: wait for every rank (rank 0 may still be
+    writing the last checkpoint) and destroy the process group.
+
+    Without it a rank that finishes first exits with the gloo group alive, and
+    its interpreter teardown can abort (``terminate called without an active
+    exception``, SIGABRT), which fails the whole torchrun job."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
+
+
 def check_data(cfg: Config, splits: Sequence[str], config_name: str,
                check_images: bool = False) -> None:
     """Stop at once, with the expected paths and the --cfg-options to change
