@@ -4,6 +4,7 @@ and size, with plots.
     python tools/benchmark.py [--protocol {128x96,256x192}] [--epochs 10]
         [--entries KPGridHead HeatmapHead ...] [--work-dir DIR] [--quick]
         [--estimate N] [--no-r50] [--batch-sizes 1 32] [--threads 2]
+        [--seed S | --seeds 0 1 2]
 
 Every top-down entry (kp_plugins' regression, grid and bbox heads, MMPose's
 HeatmapHead, RegressionHead, RLEHead and SimCCHead) is trained by
@@ -24,6 +25,8 @@ command continues where it stopped.
 
 --quick: a smoke run (2 epochs of 4 iterations on 32 persons, small latency
 batches); minutes, not hours; numbers mean nothing.
+--seeds 0 1 2: train every top-down entry once per seed; the table shows the
+mean ± sample standard deviation over the seeds, results.csv also each seed.
 --estimate N: time N iterations of each top-down entry at the real protocol
 and print the projected duration of the full run (estimate.md).
 """
@@ -61,7 +64,12 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='epochs of the x0.1 steps (default 80%% of --epochs)')
     parser.add_argument('--warmup-iters', type=int, default=0,
                         help='linear learning-rate warm-up iterations (default 0)')
-    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--seed', type=int, default=0, help='training seed (default 0)')
+    parser.add_argument('--seeds', type=int, nargs='+', metavar='S',
+                        help='train every top-down entry once per seed and report mean ± std '
+                        '(per-seed values in results.csv); default work dir '
+                        'work_dirs/benchmark_<protocol>_seeds; YOLO trains once, with the '
+                        'first seed')
     parser.add_argument('--workers', type=int, help='data loader workers (default 2)')
     parser.add_argument('--threads', type=int, default=os.cpu_count(),
                         help='torch threads for latency and training (pinned, reported)')
@@ -81,6 +89,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='only time N training iterations per entry and project the '
                         'full run')
     args = parser.parse_args(argv)
+    if args.seeds is not None and len(set(args.seeds)) != len(args.seeds):
+        parser.error(f'--seeds has a repeated seed: {args.seeds}')
+    if args.seeds is not None and args.seed != 0:
+        parser.error('give either --seed or --seeds')
     if args.batch_sizes and args.batch_sizes[0] != 1:
         parser.error('--batch-sizes must start with 1')
     for name in ('epochs', 'batch_size', 'threads', 'repeats', 'estimate'):
@@ -105,13 +117,14 @@ def build_settings(args):
         name=args.protocol, data_root=osp.abspath(args.data_root),
         epochs=pick(args.epochs, q, 'epochs', 10),
         batch_size=pick(args.batch_size, q, 'batch_size', 64), lr=args.lr,
-        step_at=args.step_at, warmup_iters=args.warmup_iters, seed=args.seed,
+        step_at=args.step_at, warmup_iters=args.warmup_iters,
+        seed=args.seeds[0] if args.seeds else args.seed,
         workers=pick(args.workers, q, 'workers', 2),
         train_subset=QUICK['train_subset'] if q else None,
         log_interval=QUICK['log_interval'] if q else 10)
     if protocol.step_at and max(protocol.step_at) >= protocol.epochs:
         sys.exit(f'error: --step-at {protocol.step_at} must be below --epochs {protocol.epochs}')
-    suffix = '_quick' if q else ''
+    suffix = ('_quick' if q else '') + ('_seeds' if args.seeds and len(args.seeds) > 1 else '')
     work_dir = args.work_dir or osp.join('work_dirs', f'benchmark_{args.protocol}{suffix}')
     return Settings(
         work_dir=osp.abspath(work_dir), protocol=protocol,
@@ -121,7 +134,7 @@ def build_settings(args):
         threads=args.threads, r50=not args.no_r50, train=not args.speed_only,
         yolo_imgsz=pick(args.yolo_imgsz, q, 'yolo_imgsz', 320),
         yolo_subset=QUICK['yolo_subset'] if q else None,
-        eta_defaults=QUICK['eta_defaults'] if q else {},
+        eta_defaults=QUICK['eta_defaults'] if q else {}, seeds=args.seeds,
         title=f'kp_plugins approaches benchmark, protocol {args.protocol}' +
         (' (--quick smoke run: the numbers mean nothing)' if q else ''),
         command=' '.join(['python tools/benchmark.py'] + [shlex.quote(a) for a in sys.argv[1:]]))

