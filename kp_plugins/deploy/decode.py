@@ -82,25 +82,11 @@ def decode_kp_bbox(head: nn.Module, outputs: Outputs,
 def decode_kp_grid(head: nn.Module, outputs: Outputs,
                    input_bboxes: Optional[Tensor] = None) -> Decoded:
     """``KPGridHead`` + ``KPGridLabel``: presence logits (B, K, Gh, Gw) and
-    offsets (B, K, 2, Gh, Gw) -> best cell + its offset, in input pixels;
-    score = the best cell's probability under the head's presence
-    normalization (softmax over cells or per-cell sigmoid)."""
+    offsets (B, K, 2, Gh, Gw) -> best cell + its offset, in input pixels,
+    scored as the codec scores (``KPGridLabel.decode_tensors``, the same
+    code the head's ``predict`` runs)."""
     _require_codec(head, 'KPGridLabel')
-    presence, offsets = outputs
-    gw = presence.shape[-1]
-    flat = presence.flatten(2)
-    best_logit, best = flat.max(dim=-1)  # (B, K)
-    if head.presence_normalization == 'softmax':
-        scores = flat.softmax(dim=-1).max(dim=-1)[0]
-    else:
-        scores = best_logit.sigmoid()
-    index = best[:, :, None, None].expand(-1, -1, 2, 1)
-    best_offsets = offsets.flatten(3).gather(-1, index)[..., 0]
-    cell_xy = torch.stack([best % gw, torch.div(best, gw,
-                                                 rounding_mode='floor')],
-                          dim=-1).to(offsets.dtype)
-    cell_size = offsets.new_tensor(head.decoder.cell_size)
-    return (cell_xy + best_offsets) * cell_size, scores
+    return head.decoder.decode_tensors(*outputs)
 
 
 def decode_heatmap(head: nn.Module, outputs: Outputs,

@@ -49,21 +49,20 @@ def flip_bboxes_px(bboxes: np.ndarray, input_width: int) -> np.ndarray:
 
 
 def flip_grid_outputs(presence: Tensor, offsets: Tensor,
-                      flip_indices: Sequence[int], cell_width: float):
+                      flip_indices: Sequence[int]):
     """Map grid outputs of the flipped input back onto the original grid.
 
-    A point in flipped cell ``i`` at offset ``o`` (cell units) lies at
-    ``x = W - 1 - (i + o) * cw`` in the original, i.e. in cell
-    ``Gw - 1 - i`` at offset ``1 - o - 1 / cw`` (``cw`` = cell width in
-    input pixels, ``W = Gw * cw``); decoding the returned maps therefore
-    gives exactly the flipped-back keypoints, and the maps can be averaged
-    with the original ones.
+    ``KPGridLabel``'s cells are pixel-centre aligned (cell ``g`` spans
+    ``[g * cw - 0.5, (g + 1) * cw - 0.5)``), so a point in flipped cell ``i``
+    at offset ``o`` (grid units) lies in original cell ``Gw - 1 - i`` at
+    offset ``1 - o``; decoding the returned maps gives exactly the
+    flipped-back keypoints, and the maps can be averaged with the original
+    ones.
 
     Args:
         presence: (B, K, Gh, Gw) presence logits.
-        offsets: (B, K, 2, Gh, Gw) in-cell offsets (x, y) in cell units.
+        offsets: (B, K, 2, Gh, Gw) in-cell offsets (x, y), grid units.
         flip_indices: (K,) mirror keypoint indices.
-        cell_width: cell width ``cw`` in model-input pixels.
 
     Returns:
         ``(presence, offsets)`` with the input shapes.
@@ -71,5 +70,5 @@ def flip_grid_outputs(presence: Tensor, offsets: Tensor,
     index = list(flip_indices)
     presence = presence[:, index].flip(-1)
     offsets = offsets[:, index].flip(-1).clone()
-    offsets[:, :, 0] = 1.0 - offsets[:, :, 0] - 1.0 / cell_width
+    offsets[:, :, 0] = 1.0 - offsets[:, :, 0]
     return presence, offsets

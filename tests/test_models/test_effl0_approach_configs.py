@@ -92,7 +92,8 @@ def test_grid_tiles_the_fused_stride16_map(name):
     model = MODELS.build(cfg.model)
     assert model.head.upscale == (2, 2)
     assert model.head.presence_normalization == 'softmax'
-    assert model.head.presence_sigma == 1.0
+    assert model.head.decoder.presence_sigma == 1.0
+    assert model.head.depthwise and model.head.decoder.score_radius == 1
     presence, offsets = model(torch.zeros(1, 3, h, w), None, mode='tensor')
     assert presence.shape == (1, 17, gh, gw)
     assert offsets.shape == (1, 17, 2, gh, gw)

@@ -184,7 +184,7 @@ def ideal_outputs(head, codec, keypoints, visible, views: Dict) -> tuple:
         # extend the true cell's to its neighbours the same way); at the true
         # cell exactly the codec's offset
         ys, xs = np.meshgrid(np.arange(gh), np.arange(gw), indexing='ij')
-        point = keypoints / np.array([cw, ch])  # cell units
+        point = codec.to_grid(keypoints)  # grid units (pixel-centre cells)
         offsets = np.stack([point[..., 0, None, None] - xs, point[..., 1, None, None] - ys],
                            axis=2)  # (B, K, 2, Gh, Gw)
         offsets = offsets.reshape(b, K, 2, gh * gw)

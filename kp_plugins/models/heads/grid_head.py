@@ -1,9 +1,10 @@
+import logging
 from typing import Optional, Tuple
 
 import numpy as np
-import torch
-from mmcv.cnn import ConvModule
 import torch.nn.functional as F
+from mmcv.cnn import ConvModule
+from mmengine.logging import print_log
 from torch import Tensor, nn
 
 from mmpose.registry import KEYPOINT_CODECS, MODELS
@@ -11,6 +12,11 @@ from mmpose.utils.typing import (ConfigType, OptConfigType, OptSampleList,
                                  Predictions)
 from kp_plugins.utils.flip import flip_grid_outputs
 from .base_head import KPBaseHead, LossConfigs
+
+
+#: Arguments that moved from ``KPGridHead`` to its codec ``KPGridLabel``
+#: (kp_plugins 0.3: the codec builds the whole target).
+MOVED_TO_CODEC = ('presence_sigma', 'offset_radius')
 
 
 @MODELS.register_module()
@@ -22,52 +28,57 @@ class KPGridHead(KPBaseHead):
     feature map to ``feat_channels``; with ``fuse_in_channels`` the reduced
     map is upsampled x2 (nearest) and added to a 1x1 projection of the
     previous, stride-``in_stride / 2`` feature map (one FPN-style top-down
-    step, so cells see finer features); one conv then predicts
-    ``3 * K * ry * rx`` channels, and a pixel shuffle rearranges them into
+    step, so cells see finer features); the prediction conv then gives
+    ``3 * K * ry * rx`` channels and a pixel shuffle rearranges them into
     the ``Gh x Gw`` grid (``rx = S / cell_w``, ``ry = S / cell_h`` with
-    ``S`` the stride of the map the prediction conv runs on), so each
-    feature vector predicts its ``ry x rx`` block of cells.
+    ``S`` the stride of the map it runs on), so each feature vector
+    predicts its ``ry x rx`` block of cells. The prediction conv is a 1x1
+    conv, a 3x3 conv, or (``depthwise=True``, the default) a 3x3 depthwise
+    conv followed by the 1x1 conv: the 3x3 context at a fraction of the
+    cost.
 
-    Presence is trained either per cell with ``KPBCELoss`` (sigmoid; every
-    keypoint counts, so an unlabelled or out-of-input keypoint teaches "no
-    cell") or over the cells with ``KPSoftmaxCELoss`` (softmax; the cells
-    compete for each labelled keypoint). The target is the true cell
-    (``presence_sigma=0``) or a Gaussian of ``presence_sigma`` cells around
-    the keypoint's exact position, peak 1 (the cell-level analogue of a
-    heatmap target). A keypoint's score is its best cell's probability under
-    the same normalization. The configs' choice (fusion, 3x3 conv, softmax
-    CE, ``presence_sigma=1``) and its measured effect: README, "Benchmark".
+    The codec (``KPGridLabel``) builds every target (presence over the
+    cells, offsets of the true cell and its neighbours, weights) and owns
+    the decode; this head predicts, applies its losses to what the codec
+    encoded and calls the codec to decode. Presence is trained over the
+    cells with ``KPSoftmaxCELoss`` (the default: the cells compete for each
+    labelled keypoint) or per cell with ``KPBCELoss`` (an unlabelled or
+    out-of-input keypoint then teaches "no cell"); the codec's
+    ``presence_normalization`` must name the same choice. The defaults are
+    the recommended recipe (README, "Benchmark"); ``fuse_in_channels``
+    depends on the backbone and has no default.
 
     Symbols: ``B`` batch, ``C`` in_channels, ``K`` keypoints, feature map
-    ``Hf x Wf``, grid ``Gh x Gw = Hf * ry x Wf * rx``, ``G = Gh * Gw``.
+    ``Hf x Wf``, grid ``Gh x Gw = Hf * ry x Wf * rx``, ``G = Gh * Gw``,
+    ``M`` offset neighbourhood cells.
 
     Args:
         in_channels: ``C`` of the last feature map.
         num_keypoints: ``K``.
         decoder: the codec, a ``KPGridLabel`` config (required: it defines
-            the grid).
+            the grid and the targets).
         in_stride: stride of the last feature map w.r.t. the input (32 for
             ResNet's last stage).
         feat_channels: width after the 1x1 reduction (0 = no reduction;
             required with ``fuse_in_channels``).
         kernel_size: kernel of the prediction conv (1 or 3).
+        depthwise: with ``kernel_size=3``, a depthwise 3x3 conv + 1x1 conv
+            instead of a full 3x3 conv.
         fuse_in_channels: channels of the second-to-last feature map (at
             stride ``in_stride / 2``) to fuse in, or ``None`` to use the last
             map only.
         presence_loss: loss on the (B, K, G) presence logits against the
-            (B, K, G) cell target: ``KPBCELoss`` or ``KPSoftmaxCELoss``.
-        offset_loss: loss on the in-cell offsets (``KPL1Loss``) of the true
-            cell and of its neighbours within ``offset_radius`` cells (their
-            targets are the same point expressed from that cell), so a
-            neighbouring argmax still decodes well.
-        coord_loss: optional loss(es) on coordinates decoded softly
-            (expectation over the cells' softmax), e.g. ``KPOKSLoss``.
-        offset_radius: neighbourhood radius for the offset loss (0 = the
-            true cell only).
-        presence_sigma: standard deviation, in cells, of the Gaussian
-            presence target (0 = one-hot true cell).
+            codec's (B, K, G) ``presence_target``: ``KPSoftmaxCELoss`` or
+            ``KPBCELoss``.
+        offset_loss: loss on the in-cell offsets (``KPL1Loss``) of the
+            cells the codec lists in ``offset_cells``.
+        coord_loss: loss(es) on coordinates decoded softly (expectation
+            over the cells' softmax, ``KPGridLabel.soft_decode``), e.g.
+            ``KPOKSLoss``; ``None`` for none.
         init_cfg: initialisation config.
     """
+
+    _version = 2  # 2: pixel-centre cells (kp_plugins 0.3); see _load_from_state_dict
 
     def __init__(self,
                  in_channels: int,
@@ -75,16 +86,28 @@ class KPGridHead(KPBaseHead):
                  decoder: ConfigType,
                  in_stride: int = 32,
                  feat_channels: int = 128,
-                 kernel_size: int = 1,
+                 kernel_size: int = 3,
+                 depthwise: bool = True,
                  fuse_in_channels: Optional[int] = None,
                  presence_loss: LossConfigs = dict(
-                     type='KPBCELoss', loss_name='loss_presence'),
+                     type='KPSoftmaxCELoss', loss_name='loss_presence'),
                  offset_loss: LossConfigs = dict(
                      type='KPL1Loss', loss_name='loss_offset'),
-                 coord_loss: LossConfigs = None,
-                 offset_radius: int = 1,
-                 presence_sigma: float = 0.0,
-                 init_cfg: OptConfigType = None) -> None:
+                 coord_loss: LossConfigs = dict(
+                     type='KPOKSLoss', mode='linear', loss_name='loss_oks'),
+                 init_cfg: OptConfigType = None,
+                 **kwargs) -> None:
+        moved = [k for k in MOVED_TO_CODEC if k in kwargs]
+        if moved:
+            raise TypeError(
+                f'KPGridHead: {", ".join(moved)} moved to the codec in '
+                'kp_plugins 0.3 (it builds the whole target): set '
+                + ', '.join(f'{k}=...' for k in moved) +
+                ' in the KPGridLabel config (the `codec` used by both '
+                'GenerateTarget and head.decoder) instead of in the head')
+        if kwargs:
+            raise TypeError('KPGridHead got unexpected arguments '
+                            f'{sorted(kwargs)}')
         if init_cfg is None:
             init_cfg = [
                 dict(type='Normal', layer=['Conv2d'], std=0.01, bias=0),
@@ -120,13 +143,6 @@ class KPGridHead(KPBaseHead):
         self.upscale = (pred_stride // cell_w, pred_stride // cell_h)  # rx, ry
         if kernel_size not in (1, 3):
             raise ValueError(f'kernel_size must be 1 or 3, got {kernel_size}')
-        if offset_radius < 0:
-            raise ValueError(f'offset_radius must be >= 0, got {offset_radius}')
-        if not presence_sigma >= 0:
-            raise ValueError(
-                f'presence_sigma must be >= 0 (cells), got {presence_sigma}')
-        self.offset_radius = offset_radius
-        self.presence_sigma = float(presence_sigma)
 
         if feat_channels:
             self.reduce = ConvModule(in_channels, feat_channels, 1,
@@ -139,9 +155,16 @@ class KPGridHead(KPBaseHead):
                                       norm_cfg=dict(type='BN'), act_cfg=None)
             self.fuse_act = nn.ReLU(inplace=True)
         rx, ry = self.upscale
-        self.predict_conv = nn.Conv2d(
-            feat_channels, 3 * num_keypoints * rx * ry, kernel_size,
-            padding=kernel_size // 2)
+        out_channels = 3 * num_keypoints * rx * ry
+        self.depthwise = bool(depthwise and kernel_size == 3)
+        if self.depthwise:
+            self.predict_dw = nn.Conv2d(feat_channels, feat_channels, 3,
+                                        padding=1, groups=feat_channels)
+            self.predict_conv = nn.Conv2d(feat_channels, out_channels, 1)
+        else:
+            self.predict_conv = nn.Conv2d(feat_channels, out_channels,
+                                          kernel_size,
+                                          padding=kernel_size // 2)
 
         self.presence_losses = self.build_losses(presence_loss)
         self.offset_losses = self.build_losses(offset_loss)
@@ -152,18 +175,59 @@ class KPGridHead(KPBaseHead):
                  for loss in self.presence_losses}
         if len(self.presence_losses) == 0 or None in norms or len(norms) > 1:
             raise ValueError(
-                'KPGridHead: presence_loss must be KPBCELoss (sigmoid per '
-                'cell) or KPSoftmaxCELoss (softmax over cells), not '
+                'KPGridHead: presence_loss must be KPSoftmaxCELoss (softmax '
+                'over cells) or KPBCELoss (sigmoid per cell), not '
                 f'{[type(x).__name__ for x in self.presence_losses]}')
         self.presence_normalization = norms.pop()
+        if self.presence_normalization != self.decoder.presence_normalization:
+            raise ValueError(
+                f'KPGridHead: presence_loss '
+                f'{type(self.presence_losses[0]).__name__} trains a '
+                f'{self.presence_normalization} over the presence logits, but '
+                'the codec decodes them as a '
+                f'{self.decoder.presence_normalization}: set '
+                f"presence_normalization='{self.presence_normalization}' in "
+                'the KPGridLabel config')
+
+    def offset_bias(self, bias: Tensor) -> Tensor:
+        """View of the prediction conv's (K * 3 * ry * rx) bias as
+        (K, 2, ry * rx): the offset channels."""
+        rx, ry = self.upscale
+        return bias.view(self.num_keypoints, 3, ry * rx)[:, 1:]
 
     def init_weights(self) -> None:
-        """Init from ``init_cfg``, then start offsets at the cell centre."""
+        """Init from ``init_cfg``, then start offsets at the cell centre and
+        the depthwise conv near the identity (centre tap 1): with two small
+        random factors in a row the prediction would start at ~0 with ~0
+        gradients."""
         super().init_weights()
-        rx, ry = self.upscale
-        bias = self.predict_conv.bias.data.view(self.num_keypoints, 3,
-                                                ry * rx)
-        bias[:, 1:] = 0.5
+        self.offset_bias(self.predict_conv.bias.data)[:] = 0.5
+        if self.depthwise:
+            self.predict_dw.weight.data[:, :, 1, 1] += 1.0
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata,
+                              *args, **kwargs) -> None:
+        """Load a checkpoint saved before kp_plugins 0.3 (state-dict version
+        1), whose cells were ``[g * cw, (g + 1) * cw)``: the cells now start
+        half a pixel earlier, so ``cw / 2`` pixels are added to its offset
+        biases (``0.5 / cw`` grid units), which makes the argmax decode give
+        exactly the old checkpoint's keypoints."""
+        key = prefix + 'predict_conv.bias'
+        version = local_metadata.get('version', None)
+        if (version is None or version < 2) and key in state_dict and \
+                state_dict[key].shape == self.predict_conv.bias.shape:
+            bias = state_dict[key].clone()
+            view = self.offset_bias(bias)
+            cw, ch = self.decoder.cell_size
+            view[:, 0] += 0.5 / cw
+            view[:, 1] += 0.5 / ch
+            state_dict[key] = bias
+            print_log('KPGridHead: checkpoint from before kp_plugins 0.3 '
+                      '(cells [g*cw, (g+1)*cw)); offset biases shifted by half '
+                      'a pixel to the pixel-centre cells, predictions are '
+                      'unchanged', logger='current', level=logging.WARNING)
+        super()._load_from_state_dict(state_dict, prefix, local_metadata,
+                                      *args, **kwargs)
 
     def forward(self, feats: Tuple[Tensor]) -> Tuple[Tensor, Tensor]:
         """
@@ -174,7 +238,7 @@ class KPGridHead(KPBaseHead):
 
         Returns:
             presence logits (B, K, Gh, Gw) and offsets (B, K, 2, Gh, Gw) in
-            cell units.
+            grid units (``KPGridLabel``).
         """
         x = feats[-1]
         if x.dim() != 4:
@@ -213,6 +277,8 @@ class KPGridHead(KPBaseHead):
                 f'gives a {hf * ry}x{wf * rx} grid, not the codec\'s '
                 f'{gh}x{gw} (H x W); is in_stride right for this backbone '
                 'and input size?')
+        if self.depthwise:
+            x = self.predict_dw(x)
         out = self.predict_conv(x)
         k = self.num_keypoints
         # (B, K*3*ry*rx, Hf, Wf) -> (B, K, 3, Hf*ry, Wf*rx)
@@ -224,8 +290,8 @@ class KPGridHead(KPBaseHead):
                 feats,
                 batch_data_samples: OptSampleList,
                 test_cfg: ConfigType = {}) -> Predictions:
-        """Best cell + offset in model-input pixels, scored by the cell's
-        presence probability; with ``test_cfg.flip_test`` the flipped
+        """Best cell + offset in model-input pixels, scored as the codec's
+        docstring says (softmax mass around the best cell); with ``test_cfg.flip_test`` the flipped
         input's maps are mapped back and averaged before decoding.
 
         Returns:
@@ -237,100 +303,12 @@ class KPGridHead(KPBaseHead):
             presence, offsets = self.forward(feats[0])
             presence_flip, offsets_flip = flip_grid_outputs(
                 *self.forward(feats[1]),
-                batch_data_samples[0].metainfo['flip_indices'],
-                self.decoder.cell_size[0])
+                batch_data_samples[0].metainfo['flip_indices'])
             presence = (presence + presence_flip) * 0.5
             offsets = (offsets + offsets_flip) * 0.5
         else:
             presence, offsets = self.forward(feats)
-        preds = self.decode((presence, offsets))
-        if self.presence_normalization == 'softmax':
-            # The cell comes from the logits themselves (a transform of them
-            # to sigmoid-logits would round near-equal cells to ties); the
-            # score is the best cell's softmax probability.
-            best_probs = presence.detach().flatten(2).softmax(dim=-1).amax(dim=-1)
-            for pred, probs in zip(preds, best_probs.cpu().numpy()):
-                pred.keypoint_scores = probs[None].astype(np.float32)
-        return preds
-
-    @staticmethod
-    def cell_xy(gh: int, gw: int, like: Tensor) -> Tensor:
-        """(G, 2) ``(x, y)`` index of every cell in row-major (flat) order,
-        on ``like``'s device and dtype."""
-        ys, xs = torch.meshgrid(
-            torch.arange(gh, device=like.device, dtype=like.dtype),
-            torch.arange(gw, device=like.device, dtype=like.dtype),
-            indexing='ij')
-        return torch.stack([xs.flatten(), ys.flatten()], dim=-1)
-
-    def presence_targets(self, cells: Tensor, offsets: Tensor,
-                         weights: Tensor, grid_shape: Tuple[int, int]
-                         ) -> Tensor:
-        """(B, K, G) presence targets: one-hot true cell, or a Gaussian of
-        ``presence_sigma`` cells around the keypoint's exact position
-        (``cell + offset``) scaled to peak 1; all zero where the weight is 0.
-
-        Args:
-            cells: (B, K) flat true-cell index.
-            offsets: (B, K, 2) offset in the true cell (cell units).
-            weights: (B, K).
-            grid_shape: ``(Gh, Gw)``.
-        """
-        gh, gw = grid_shape
-        valid = (weights > 0)[..., None]
-        if self.presence_sigma == 0:
-            target = torch.zeros(*cells.shape, gh * gw, dtype=offsets.dtype,
-                                 device=offsets.device)
-            target.scatter_(-1, cells[..., None], 1.0)
-            return target * valid.to(target.dtype)
-        point = torch.stack([cells % gw, cells // gw], dim=-1).to(
-            offsets.dtype) + offsets  # (B, K, 2), cell units
-        centres = self.cell_xy(gh, gw, offsets).view(1, 1, -1, 2) + 0.5
-        d2 = ((centres - point[:, :, None]) ** 2).sum(dim=-1)  # (B, K, G)
-        target = torch.exp(-d2 / (2 * self.presence_sigma ** 2))
-        peak = target.amax(dim=-1, keepdim=True).clamp(
-            min=torch.finfo(target.dtype).tiny)
-        return torch.where(valid, target / peak, torch.zeros_like(target))
-
-    def soft_decode(self, presence: Tensor, offsets: Tensor) -> Tensor:
-        """Differentiable keypoints (B, K, 2) in model-input pixels: the
-        expectation of ``(cell + offset) * cell_size`` under the softmax of
-        the presence logits over the cells."""
-        b, k, gh, gw = presence.shape
-        probs = presence.flatten(2).softmax(dim=-1)  # (B, K, G)
-        cells = self.cell_xy(gh, gw, presence).t()  # (2, G)
-        points = (cells + offsets.flatten(3)) * offsets.new_tensor(
-            self.decoder.cell_size)[:, None]  # (B, K, 2, G)
-        return (points * probs[:, :, None]).sum(dim=-1)
-
-    def offset_targets(self, cells: Tensor, offsets: Tensor, weights: Tensor
-                       ) -> Tuple[Tensor, Tensor, Tensor]:
-        """Offset targets on the true cell and its neighbours.
-
-        Args:
-            cells: (B, K) flat true-cell index.
-            offsets: (B, K, 2) offset in the true cell.
-            weights: (B, K).
-
-        Returns:
-            flat cell indices (B, K, M), targets (B, K, M, 2) and weights
-            (B, K, M) for ``M = (2 * offset_radius + 1)^2`` cells (weight 0
-            for neighbours outside the grid).
-        """
-        gw, gh = self.decoder.grid_size
-        r = self.offset_radius
-        steps = torch.arange(-r, r + 1, device=cells.device)
-        dy, dx = torch.meshgrid(steps, steps, indexing='ij')
-        shift = torch.stack([dx.flatten(), dy.flatten()], dim=-1)  # (M, 2)
-        cell_xy = torch.stack([cells % gw, cells // gw], dim=-1)  # (B, K, 2)
-        near_xy = cell_xy[:, :, None] + shift  # (B, K, M, 2)
-        inside = ((near_xy >= 0) &
-                  (near_xy < near_xy.new_tensor([gw, gh]))).all(dim=-1)
-        near_xy = torch.where(inside[..., None], near_xy,
-                              cell_xy[:, :, None].expand_as(near_xy))
-        targets = offsets[:, :, None] - shift.to(offsets.dtype)
-        near_weights = weights[:, :, None] * inside.to(weights.dtype)
-        return near_xy[..., 1] * gw + near_xy[..., 0], targets, near_weights
+        return self.decode((presence, offsets))
 
     def loss(self,
              feats: Tuple[Tensor],
@@ -339,23 +317,21 @@ class KPGridHead(KPBaseHead):
         """Presence, offset and optional decoded-coordinate losses, and
         ``acc_pose``."""
         presence, offsets = self.forward(feats)
-        b, k, gh, gw = presence.shape
-        cells = self.gather_labels(batch_data_samples, 'keypoint_cells').long()
-        cell_offsets = self.gather_labels(batch_data_samples,
-                                          'keypoint_offsets')
+        b, k = presence.shape[:2]
         weights = self.gather_labels(batch_data_samples, 'keypoint_weights')
         labels = self.gather_labels(batch_data_samples, 'keypoint_labels')
-
-        presence_flat = presence.flatten(2)
-        presence_target = self.presence_targets(
-            cells, cell_offsets.to(presence.dtype), weights, (gh, gw))
+        presence_target = self.gather_labels(batch_data_samples,
+                                             'presence_target')
         losses = {
-            loss.loss_name: loss(presence_flat, presence_target)
+            loss.loss_name: loss(presence.flatten(2),
+                                 presence_target.to(presence.dtype))
             for loss in self.presence_losses
         }
 
-        near_cells, near_targets, near_weights = self.offset_targets(
-            cells, cell_offsets, weights)
+        near_cells = self.gather_labels(batch_data_samples,
+                                        'offset_cells').long()
+        near_targets = self.gather_labels(batch_data_samples, 'offset_targets')
+        near_weights = self.gather_labels(batch_data_samples, 'offset_weights')
         m = near_cells.shape[-1]
         pred_offsets = offsets.flatten(3).gather(
             -1, near_cells.view(b, k, 1, m).expand(-1, -1, 2, -1))
@@ -372,9 +348,10 @@ class KPGridHead(KPBaseHead):
                 areas = self.gather_labels(batch_data_samples, 'areas',
                                            'needed by the OKS loss')
             losses.update(
-                self.coordinate_losses(self.coord_losses,
-                                       self.soft_decode(presence, offsets),
-                                       labels, weights, areas))
+                self.coordinate_losses(
+                    self.coord_losses,
+                    self.decoder.soft_decode(presence, offsets), labels,
+                    weights, areas))
 
         pred_px, _ = self.decoder.batch_decode(presence, offsets)
         losses['acc_pose'] = self.pck_accuracy(
