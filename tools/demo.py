@@ -162,8 +162,9 @@ class BoxSource:
 def expand_inputs(inputs: List[str]) -> List[Tuple[str, str]]:
     """``(kind, path)`` for every image / video the inputs name; exits on a
     missing path or an unknown file type."""
-    from kp_plugins.apis import (ImageSourceError, images_in_folder, is_image_file,
-                                 is_video_file, read_image_list)
+    from kp_plugins.apis import (IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, ImageSourceError,
+                                 images_in_folder, is_image_file, is_video_file,
+                                 read_image_list)
     items = []
     for inp in inputs:
         if osp.isdir(inp):
@@ -184,8 +185,8 @@ def expand_inputs(inputs: List[str]) -> List[Tuple[str, str]]:
                 sys.exit(f'error: {exc}')
         else:
             sys.exit(f'error: input {inp!r} is not an image, video, folder or .txt list '
-                     '(known image types: .jpg .jpeg .png .bmp .tif .tiff .webp; '
-                     'videos: .mp4 .avi .mov .mkv .webm .m4v .mpg .mpeg)')
+                     f'(known image types: {" ".join(IMAGE_EXTENSIONS)}; '
+                     f'videos: {" ".join(VIDEO_EXTENSIONS)})')
     return items
 
 

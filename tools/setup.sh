@@ -14,13 +14,19 @@
 # Safe to run twice. Environment knobs:
 #   KP_PYTHON     python interpreter to build the venv from (default: python3.11 or python3)
 #   KP_VENV       venv location (default: <repo>/.venv)
-#   KP_CACHE      wheel cache (default: ~/.cache/kp_plugins)
+#   KP_PLUGINS_CACHE  kp_plugins' cache folder, here for the mmcv wheel (default:
+#                 $XDG_CACHE_HOME/kp_plugins, else ~/.cache/kp_plugins: the folder
+#                 kp_plugins also keeps generated and converted datasets in);
+#                 KP_CACHE, its former name, still works
 #   KP_NO_EXTRAS  set to 1 to skip the optional ultralytics extra
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${KP_VENV:-$REPO/.venv}"
-CACHE="${KP_CACHE:-$HOME/.cache/kp_plugins}"
+if [ -z "${KP_PLUGINS_CACHE:-}" ] && [ -n "${KP_CACHE:-}" ]; then
+    echo "[setup] DeprecationWarning: KP_CACHE is deprecated; set KP_PLUGINS_CACHE instead" >&2
+fi
+CACHE="${KP_PLUGINS_CACHE:-${KP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kp_plugins}}"
 CONSTRAINTS="$REPO/requirements/constraints.txt"
 T0=$(date +%s)
 

@@ -10,13 +10,13 @@ from .images import (IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, ImageRecord, ImageSourc
                      ImageSourceError, UnreadableImageError, images_in_folder,
                      is_image_file, is_video_file, load_image_source, read_image,
                      read_image_list, subset_coco_annotations, write_image_info)
+from ..utils.metainfo import keypoint_names
+from ..utils.paths import ConfigNotFoundError, resolve_config_path
 from .person_detection import (MMDetPersonDetector, PersonDetector, PersonDetectorError,
                                UltralyticsPersonDetector, build_person_detector,
-                               default_device, find_person_class, resolve_config_path,
-                               select_person_boxes)
+                               default_device, find_person_class, select_person_boxes)
 from .pose_inference import (PoseModelError, build_pose_visualizer, draw_poses,
-                             keypoint_names, load_pose_model, poses_sample, poses_to_json,
-                             predict_poses)
+                             load_pose_model, poses_sample, poses_to_json, predict_poses)
 
 __all__ = [
     'BBoxFileError', 'DetectionSummary', 'boxes_to_coco_results', 'detect_to_bbox_file',
@@ -24,9 +24,8 @@ __all__ = [
     'ImageSourceError', 'UnreadableImageError', 'images_in_folder', 'is_image_file',
     'is_video_file', 'load_image_source', 'read_image', 'read_image_list',
     'subset_coco_annotations', 'write_image_info', 'MMDetPersonDetector', 'PersonDetector',
-    'PersonDetectorError',
-    'UltralyticsPersonDetector', 'build_person_detector', 'default_device',
-    'find_person_class', 'resolve_config_path', 'select_person_boxes', 'PoseModelError',
-    'build_pose_visualizer', 'draw_poses', 'keypoint_names', 'load_pose_model',
-    'poses_sample', 'poses_to_json', 'predict_poses'
+    'PersonDetectorError', 'UltralyticsPersonDetector', 'build_person_detector',
+    'default_device', 'find_person_class', 'ConfigNotFoundError', 'resolve_config_path',
+    'select_person_boxes', 'PoseModelError', 'build_pose_visualizer', 'draw_poses',
+    'keypoint_names', 'load_pose_model', 'poses_sample', 'poses_to_json', 'predict_poses'
 ]

@@ -22,9 +22,8 @@ from typing import Dict, Iterable, List, Optional
 
 import numpy as np
 
-IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
-VIDEO_EXTENSIONS = ('.mp4', '.avi', '.mov', '.mkv', '.webm', '.m4v', '.mpg',
-                    '.mpeg')
+from ..utils.metainfo import coco_person_category
+from ..utils.paths import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 
 
 class ImageSourceError(ValueError):
@@ -187,19 +186,6 @@ def read_image(path: str) -> np.ndarray:
     if img is None or img.size == 0:
         raise UnreadableImageError(path, 'cannot decode (not an image or corrupt)')
     return img
-
-
-def coco_person_category() -> dict:
-    """COCO's person category (id 1) with its 17 keypoint names and skeleton."""
-    import mmpose
-    from mmpose.datasets.datasets.utils import parse_pose_metainfo
-    coco_meta = osp.join(osp.dirname(mmpose.__file__), '.mim', 'configs', '_base_',
-                         'datasets', 'coco.py')
-    meta = parse_pose_metainfo(dict(from_file=coco_meta))
-    names = [meta['keypoint_id2name'][i] for i in range(meta['num_keypoints'])]
-    skeleton = [[int(a) + 1, int(b) + 1] for a, b in meta['skeleton_links']]
-    return dict(id=1, name='person', supercategory='person', keypoints=names,
-                skeleton=skeleton)
 
 
 def write_image_info(images: Iterable[Dict], out_file: str) -> None:

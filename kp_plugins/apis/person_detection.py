@@ -15,12 +15,13 @@ Nothing here downloads weights: a checkpoint or weights file must exist
 locally, and a detector config's pretrained-backbone ``init_cfg`` is dropped
 (the checkpoint holds all weights).
 """
-import importlib
 import os.path as osp
 from typing import List, Optional, Sequence
 
 import numpy as np
 import torch
+
+from ..utils.paths import ConfigNotFoundError, resolve_config_path
 
 #: Boxes of one image: (N, 5) float32, [x1, y1, x2, y2, score].
 BOX_COLUMNS = 5
@@ -32,23 +33,6 @@ class PersonDetectorError(ValueError):
 
 def default_device() -> str:
     return 'cuda:0' if torch.cuda.is_available() else 'cpu'
-
-
-def resolve_config_path(path: str) -> str:
-    """A config path, or ``package::rel/path.py`` resolved to the config an
-    OpenMMLab package ships (``mmdet::rtmdet/rtmdet_tiny_8xb32-300e_coco.py``
-    -> ``<site-packages>/mmdet/.mim/configs/rtmdet/...``)."""
-    if '::' in path:
-        package, rel = path.split('::', 1)
-        try:
-            module = importlib.import_module(package)
-        except ImportError as exc:
-            raise PersonDetectorError(
-                f'config {path!r}: package {package!r} is not installed') from exc
-        path = osp.join(osp.dirname(module.__file__), '.mim', 'configs', rel)
-    if not osp.isfile(path):
-        raise PersonDetectorError(f'config file {path!r} not found')
-    return path
 
 
 def find_person_class(classes: Sequence[str], person_class: Optional[int] = None,
@@ -166,7 +150,10 @@ class MMDetPersonDetector(PersonDetector):
             raise PersonDetectorError(
                 f'MMDetection is needed for a detector config: {exc}') from exc
 
-        config = resolve_config_path(config)
+        try:
+            config = resolve_config_path(config)
+        except ConfigNotFoundError as exc:
+            raise PersonDetectorError(str(exc)) from exc
         if not osp.isfile(checkpoint):
             raise PersonDetectorError(f'detector checkpoint {checkpoint!r} not found')
         try:

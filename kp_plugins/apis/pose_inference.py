@@ -13,7 +13,8 @@ from typing import List, Optional
 
 import numpy as np
 
-from .person_detection import default_device, resolve_config_path
+from ..utils.paths import ConfigNotFoundError, resolve_config_path
+from .person_detection import default_device
 
 
 class PoseModelError(ValueError):
@@ -39,7 +40,7 @@ def load_pose_model(config: str, checkpoint: Optional[str], device: Optional[str
 
     try:
         config = resolve_config_path(config)
-    except ValueError as exc:
+    except ConfigNotFoundError as exc:
         raise PoseModelError(str(exc)) from exc
     if checkpoint is not None and not osp.isfile(checkpoint):
         raise PoseModelError(f'pose checkpoint {checkpoint!r} not found')
@@ -134,11 +135,6 @@ def poses_to_json(sample) -> List[dict]:
                        for x, y in np.asarray(pred.keypoints[i])[:, :2]],
             keypoint_scores=[round(float(s), 5) for s in np.asarray(pred.keypoint_scores[i])]))
     return persons
-
-
-def keypoint_names(dataset_meta: dict) -> List[str]:
-    id2name = dataset_meta.get('keypoint_id2name', {})
-    return [id2name.get(i, str(i)) for i in range(dataset_meta['num_keypoints'])]
 
 
 def build_pose_visualizer(dataset_meta: dict, radius: int = 3, line_width: int = 1):

@@ -70,6 +70,8 @@ import cv2
 import numpy as np
 from mmengine.logging import print_log
 
+from ..utils.paths import cache_root
+
 # Bump when the drawing or the annotation rules change: it is part of the
 # cache key, so old caches are never reused for a different generator.
 GENERATOR_VERSION = 1
@@ -163,10 +165,7 @@ class SyntheticSplitSpec:
 
 def default_cache_root() -> str:
     """Root folder of generated sets (see the module docstring)."""
-    if os.environ.get('KP_PLUGINS_CACHE'):
-        return osp.join(os.environ['KP_PLUGINS_CACHE'], 'synthetic')
-    base = os.environ.get('XDG_CACHE_HOME') or osp.join(osp.expanduser('~'), '.cache')
-    return osp.join(base, 'kp_plugins', 'synthetic')
+    return cache_root('synthetic')
 
 
 # --------------------------------------------------------------------------

@@ -2,17 +2,16 @@
 import os.path as osp
 from typing import Optional, Sequence
 
-import mmpose
 from mmpose.datasets import CocoDataset
 from mmpose.registry import DATASETS
 
+from ..utils.paths import packaged_metainfo_path
 from .synthetic_people import SyntheticSplitSpec, ensure_split
 
 # COCO's metainfo (keypoint names, sigmas, flip pairs) from the installed
 # mmpose: CocoDataset names it relative to MMPose's repo and warns on every
 # build when that path does not exist (an installed mmpose).
-_COCO_METAINFO = osp.join(osp.dirname(mmpose.__file__), '.mim', 'configs',
-                          '_base_', 'datasets', 'coco.py')
+_COCO_METAINFO = packaged_metainfo_path('coco.py')
 
 
 @DATASETS.register_module()

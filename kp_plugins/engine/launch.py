@@ -12,20 +12,8 @@ from mmengine.config import Config, DictAction  # noqa: F401  (re-exported for t
 
 from ..utils.data_check import (DataCheckError, DataNotFoundError,
                                 check_data_paths, preflight_check)
+from ..utils.paths import ConfigNotFoundError, resolve_config_path
 from .checkpoint import CheckpointFileError, check_checkpoint_file
-
-
-def resolve_config_path(path: str) -> str:
-    """``mmpose::body_2d_keypoint/.../x.py`` -> the file inside the installed
-    package (OpenMMLab packages ship their configs under ``.mim/configs``);
-    any other path is returned unchanged."""
-    if '::' not in path:
-        return path
-    package, rel = path.split('::', 1)
-    from mmengine.utils import get_installed_path, is_installed
-    if not is_installed(package):
-        raise FileNotFoundError(f'{path!r}: package {package!r} is not installed')
-    return osp.join(get_installed_path(package), '.mim', 'configs', rel)
 
 
 def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
@@ -35,10 +23,8 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     does not parse."""
     try:
         path = resolve_config_path(path)
-    except FileNotFoundError as exc:
+    except ConfigNotFoundError as exc:
         sys.exit(f'error: {exc}')
-    if not osp.isfile(path):
-        sys.exit(f'error: config file {path!r} not found')
     try:
         cfg = Config.fromfile(path)
     except Exception as exc:  # syntax errors, missing bases

@@ -49,10 +49,11 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from ..utils.metainfo import coco_skeleton, keypoint_names, load_pose_metainfo
+from ..utils.paths import COCO_METAINFO, YOLO_IMAGE_EXTENSIONS, cache_root
+
 LABEL_DECIMALS = 6
-DEFAULT_METAINFO = 'configs/_base_/datasets/coco.py'
-IMAGE_SUFFIXES = ('.bmp', '.dng', '.jpeg', '.jpg', '.mpo', '.png', '.tif', '.tiff',
-                  '.webp', '.pfm', '.heic')
+DEFAULT_METAINFO = COCO_METAINFO
 CONVERTER_VERSION = 1
 
 SplitSources = Mapping[str, Tuple[str, str]]  # split -> (ann_file, img_dir)
@@ -67,30 +68,6 @@ class CocoAnnotationError(ValueError):
 
 
 # ---------------------------------------------------------------- metainfo
-def load_pose_metainfo(metainfo: Optional[str] = None) -> dict:
-    """Parse an MMPose dataset metainfo file (default: MMPose's COCO-17).
-
-    Args:
-        metainfo (str, optional): path of a metainfo config such as
-            ``configs/_base_/datasets/coco.py`` (MMPose's copy is found
-            when the path does not exist locally).
-
-    Returns:
-        dict: MMPose's parsed metainfo (``num_keypoints``, ``flip_indices``,
-        ``sigmas`` (K,), ``keypoint_id2name``, ``skeleton_links``, ...).
-    """
-    import mmpose
-    from mmpose.datasets.datasets.utils import parse_pose_metainfo
-
-    path = metainfo or DEFAULT_METAINFO
-    if not osp.isfile(path):  # MMPose's own copy (what its datasets use)
-        packaged = osp.join(osp.dirname(mmpose.__file__), '.mim', path)
-        if not osp.isfile(packaged):
-            raise FileNotFoundError(f'dataset metainfo file {path} not found (nor {packaged})')
-        path = packaged
-    return parse_pose_metainfo(dict(from_file=path))
-
-
 def yolo_pose_fields(meta: dict) -> dict:
     """The keypoint fields of an Ultralytics dataset YAML, from MMPose metainfo.
 
@@ -98,12 +75,10 @@ def yolo_pose_fields(meta: dict) -> dict:
     dataset's per-keypoint OKS sigmas, which Ultralytics >= 8.4 uses in its
     keypoint loss and validator when present.
     """
-    num_keypoints = int(meta['num_keypoints'])
-    names = [meta['keypoint_id2name'][i] for i in range(num_keypoints)]
     return dict(
-        kpt_shape=[num_keypoints, 3],
+        kpt_shape=[int(meta['num_keypoints']), 3],
         flip_idx=[int(i) for i in meta['flip_indices']],
-        kpt_names={0: names},
+        kpt_names={0: keypoint_names(meta)},
         kpt_oks_sigmas=[round(float(s), 6) for s in meta['sigmas']],
     )
 
@@ -131,9 +106,9 @@ def image_size(path: str) -> Tuple[int, int]:
 
 
 def default_cache_root() -> str:
-    """``$KP_CACHE/yolo`` (default ``~/.cache/kp_plugins/yolo``)."""
-    base = os.environ.get('KP_CACHE') or osp.join(osp.expanduser('~'), '.cache', 'kp_plugins')
-    return osp.join(base, 'yolo')
+    """``$KP_PLUGINS_CACHE/yolo`` (default ``~/.cache/kp_plugins/yolo``, see
+    :func:`~kp_plugins.utils.paths.cache_root`)."""
+    return cache_root('yolo')
 
 
 def conversion_key(splits: SplitSources, copy_images: bool, metainfo: Optional[str]) -> str:
@@ -556,7 +531,7 @@ def split_images(data: dict, split: str) -> Tuple[str, List[str]]:
             base = base or path
             for dirpath, _, names in os.walk(path, followlinks=True):
                 files += [osp.join(dirpath, n) for n in names
-                          if n.lower().endswith(IMAGE_SUFFIXES)]
+                          if n.lower().endswith(YOLO_IMAGE_EXTENSIONS)]
         elif osp.isfile(path) and path.endswith('.txt'):
             parent = osp.dirname(path)
             with open(path) as f:
@@ -634,8 +609,8 @@ def yolo_to_coco(data_yaml: str, split: str = 'val', out_file: Optional[str] = N
     try:
         meta = load_pose_metainfo(metainfo)
         if int(meta['num_keypoints']) == num_keypoints:
-            kpt_names = kpt_names or [meta['keypoint_id2name'][i] for i in range(num_keypoints)]
-            skeleton = [[int(a) + 1, int(b) + 1] for a, b in meta['skeleton_links']]
+            kpt_names = kpt_names or keypoint_names(meta)
+            skeleton = coco_skeleton(meta)
     except (ImportError, FileNotFoundError):
         pass
     kpt_names = kpt_names or [str(i) for i in range(num_keypoints)]

@@ -14,7 +14,6 @@ pycocotools)::
 or any isotropically scaled frame and its squared unit); converting to a
 head's frame is the codec's job.
 """
-import os.path as osp
 from typing import Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -39,8 +38,8 @@ def load_sigmas(sigmas: Optional[Sequence[float]] = None,
     Args:
         sigmas: explicit sigmas; wins over ``metainfo``.
         metainfo: an MMPose dataset-info file (e.g.
-            ``'configs/_base_/datasets/coco.py'`` of MMPose, resolved like
-            MMPose resolves ``metainfo=dict(from_file=...)``), a dict with
+            ``'configs/_base_/datasets/coco.py'`` of MMPose, found by
+            :func:`~kp_plugins.utils.paths.resolve_metainfo_path`), a dict with
             ``from_file``, or a parsed/raw metainfo dict holding ``sigmas``.
 
     With neither given, COCO's 17 sigmas are returned.
@@ -60,15 +59,8 @@ def load_sigmas(sigmas: Optional[Sequence[float]] = None,
                 raise ValueError(
                     'metainfo has neither "sigmas" nor "from_file"; give the '
                     'per-keypoint OKS sigmas explicitly (sigmas=[...])')
-            from mmpose.datasets.datasets.utils import parse_pose_metainfo
-            path = info['from_file']
-            try:
-                info = parse_pose_metainfo(dict(from_file=path))
-            except FileNotFoundError as err:
-                raise FileNotFoundError(
-                    f'dataset metainfo file not found: {path!r} '
-                    f'(looked at {osp.abspath(path)} and in MMPose\'s '
-                    'packaged configs)') from err
+            from .metainfo import load_pose_metainfo
+            info = load_pose_metainfo(info)
         if 'sigmas' not in info or len(info['sigmas']) == 0:
             raise ValueError(f'metainfo {metainfo!r} defines no "sigmas"; OKS '
                              'needs one sigma per keypoint')

@@ -148,7 +148,7 @@ def test_refuses_to_write_into_the_source(coco_trainval):
 
 
 def test_cache_is_keyed_and_reused(tmp_path, monkeypatch, coco_trainval):
-    monkeypatch.setenv('KP_CACHE', str(tmp_path / 'cache'))
+    monkeypatch.setenv('KP_PLUGINS_CACHE', str(tmp_path / 'cache'))
     splits = coco_splits(coco_trainval, None, 'annotations_val.json')
     first = cached_coco_to_yolo(splits)
     assert not first['cached']

@@ -74,7 +74,7 @@ def guarded_env(tmp) -> dict:
     env = {k: v for k, v in os.environ.items()
            if k not in ('PYTEST_CURRENT_TEST', 'YOLO_OFFLINE', 'YOLO_AUTOINSTALL')}
     env.update(PYTHONPATH=str(guard), KP_NET_LOG=str(tmp / 'net.log'),
-               YOLO_CONFIG_DIR=str(tmp / 'ultralytics_config'), KP_CACHE=str(tmp / 'cache'),
+               YOLO_CONFIG_DIR=str(tmp / 'ultralytics_config'), KP_PLUGINS_CACHE=str(tmp / 'cache'),
                OMP_NUM_THREADS='2')
     return env
 
