@@ -5,7 +5,7 @@ from torch import Tensor
 
 from mmpose.codecs.base import BaseKeypointCodec
 from mmpose.registry import KEYPOINT_CODECS
-from kp_plugins.utils.scores import visibility_scores
+from kp_plugins.utils.scores import logits_to_probs
 from .utils import (areas_in_input, check_input_size, from_frame,
                     inside_input, labelled_mask, to_frame)
 
@@ -114,7 +114,7 @@ class KPRegressionLabel(BaseKeypointCodec):
         if visibility_logits is None:
             scores = np.ones(coords.shape[:2], dtype=np.float32)
         else:
-            scores = visibility_scores(visibility_logits)
+            scores = logits_to_probs(visibility_logits)
         return keypoints, scores
 
     def batch_decode(self, coords: Tensor, visibility_logits: Tensor
