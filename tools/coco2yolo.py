@@ -14,13 +14,13 @@ Writes images/<split>/, labels/<split>/ (cls cx cy w h + K x (x y v),
 normalized, 6 decimals), data.yaml (kpt_shape, flip_idx, kpt_names,
 kpt_oks_sigmas from the MMPose metainfo) and conversion.json. Crowd regions
 are dropped, persons without keypoints kept as boxes; the counts are printed.
-See kp_plugins/ultralytics/convert.py for every rule.
+See kp_plugins/ultralytics/coco2yolo.py for every rule.
 """
 import argparse
 import sys
 
-from kp_plugins.ultralytics.convert import (CocoAnnotationError, cached_coco_to_yolo,
-                                            coco_splits, coco_to_yolo)
+from kp_plugins.ultralytics.coco2yolo import (CocoAnnotationError, cached_coco_to_yolo,
+                                              coco_splits, coco_to_yolo)
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -13,7 +13,8 @@ column count, coordinates outside [0, 1], ...) are reported as file:line.
 import argparse
 import sys
 
-from kp_plugins.ultralytics.convert import YoloLabelError, check_yolo_dataset, yolo_to_coco
+from kp_plugins.ultralytics.yolo2coco import yolo_to_coco
+from kp_plugins.ultralytics.yolo_format import YoloLabelError, check_yolo_dataset
 
 
 def parse_args(argv=None) -> argparse.Namespace:

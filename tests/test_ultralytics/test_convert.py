@@ -1,4 +1,5 @@
-"""COCO <-> YOLO-pose conversion (kp_plugins/ultralytics/convert.py,
+"""COCO <-> YOLO-pose conversion (kp_plugins/ultralytics/coco2yolo.py,
+yolo2coco.py and yolo_format.py through their re-export in convert.py;
 tools/coco2yolo.py, tools/yolo2coco.py): the round trip on the real COCO
 subset, the documented exceptions on a synthetic set, and bad labels."""
 import json

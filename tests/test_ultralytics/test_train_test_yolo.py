@@ -73,9 +73,12 @@ def guarded_env(tmp) -> dict:
     (guard / 'sitecustomize.py').write_text(NETWORK_GUARD)
     env = {k: v for k, v in os.environ.items()
            if k not in ('PYTEST_CURRENT_TEST', 'YOLO_OFFLINE', 'YOLO_AUTOINSTALL')}
-    env.update(PYTHONPATH=str(guard), KP_NET_LOG=str(tmp / 'net.log'),
-               YOLO_CONFIG_DIR=str(tmp / 'ultralytics_config'), KP_PLUGINS_CACHE=str(tmp / 'cache'),
-               OMP_NUM_THREADS='2')
+    # the guard first, then the caller's PYTHONPATH (a checkout that is not
+    # the installed one)
+    python_path = os.pathsep.join(filter(None, [str(guard), os.environ.get('PYTHONPATH')]))
+    env.update(PYTHONPATH=python_path, KP_NET_LOG=str(tmp / 'net.log'),
+               YOLO_CONFIG_DIR=str(tmp / 'ultralytics_config'),
+               KP_PLUGINS_CACHE=str(tmp / 'cache'), OMP_NUM_THREADS='2')
     return env
 
 
