@@ -51,9 +51,13 @@ def main() -> None:
     args = parse_args()
     import torch
 
-    from kp_plugins.benchmark.speed import (build_pose_model, count_parameters,
-                                            load_pose_config, make_batch,
-                                            measure_latency)
+    from kp_plugins.benchmark.speed import (
+        build_pose_model,
+        count_parameters,
+        load_pose_config,
+        make_batch,
+        measure_latency,
+    )
     torch.set_num_threads(args.threads)
     print(f'torch {torch.__version__}, {torch.get_num_threads()} threads, '
           f'flip_test={args.flip_test}, median of {args.repeats} after {args.warmup} warm-up')

@@ -19,8 +19,12 @@ See kp_plugins/ultralytics/coco2yolo.py for every rule.
 import argparse
 import sys
 
-from kp_plugins.ultralytics.coco2yolo import (CocoAnnotationError, cached_coco_to_yolo,
-                                              coco_splits, coco_to_yolo)
+from kp_plugins.ultralytics.coco2yolo import (
+    CocoAnnotationError,
+    cached_coco_to_yolo,
+    coco_splits,
+    coco_to_yolo,
+)
 
 
 def parse_args(argv=None) -> argparse.Namespace:

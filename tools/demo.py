@@ -162,9 +162,15 @@ class BoxSource:
 def expand_inputs(inputs: List[str]) -> List[Tuple[str, str]]:
     """``(kind, path)`` for every image / video the inputs name; exits on a
     missing path or an unknown file type."""
-    from kp_plugins.apis import (IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, ImageSourceError,
-                                 images_in_folder, is_image_file, is_video_file,
-                                 read_image_list)
+    from kp_plugins.apis import (
+        IMAGE_EXTENSIONS,
+        VIDEO_EXTENSIONS,
+        ImageSourceError,
+        images_in_folder,
+        is_image_file,
+        is_video_file,
+        read_image_list,
+    )
     items = []
     for inp in inputs:
         if osp.isdir(inp):
@@ -289,8 +295,13 @@ class Demo:
 
 def main() -> None:
     args = parse_args()
-    from kp_plugins.apis import (BBoxFileError, ImageSourceError, PersonDetectorError,
-                                 PoseModelError, UnreadableImageError)
+    from kp_plugins.apis import (
+        BBoxFileError,
+        ImageSourceError,
+        PersonDetectorError,
+        PoseModelError,
+        UnreadableImageError,
+    )
     from kp_plugins.deploy.runtime import OnnxModelError
     items = expand_inputs(args.inputs)
     try:

@@ -69,8 +69,13 @@ def main() -> None:
     if args.batch_size < 1:
         sys.exit(f'error: --batch-size must be >= 1, got {args.batch_size}')
 
-    from kp_plugins.apis import (ImageSourceError, PersonDetectorError, build_person_detector,
-                                 detect_to_bbox_file, load_image_source)
+    from kp_plugins.apis import (
+        ImageSourceError,
+        PersonDetectorError,
+        build_person_detector,
+        detect_to_bbox_file,
+        load_image_source,
+    )
     try:
         source = load_image_source(args.input, args.img_root)
         detector = build_person_detector(

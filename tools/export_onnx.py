@@ -57,8 +57,9 @@ def parse_args() -> argparse.Namespace:
 def check_against_torch(module, out_file: str, batch, needs_bbox: bool, input_size):
     """Max |difference| between onnxruntime and the traced torch module on
     random crops, per output."""
-    from kp_plugins.deploy.export import torch_reference
     import onnxruntime as ort
+
+    from kp_plugins.deploy.export import torch_reference
     w, h = input_size
     n = 3 if batch == 'dynamic' else batch
     rng = np.random.default_rng(0)

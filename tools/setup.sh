@@ -8,8 +8,8 @@
 # torch + torchvision, mmcv built from its sdist with its C++ ops (wheel cached
 # under ~/.cache/kp_plugins so a second run skips the ~10 minute build),
 # mmengine, mmdet and mmpose without their unusable dependencies (chumpy),
-# the COCO tools, and kp_plugins itself (editable, with its test, deploy
-# (onnx, onnxruntime, onnxslim) and yolo (ultralytics) extras), and mmdeploy
+# the COCO tools, and kp_plugins itself (editable, with its test, lint (ruff),
+# deploy (onnx, onnxruntime, onnxslim) and yolo (ultralytics) extras), and mmdeploy
 # (--no-deps) for tools/mmdeploy/.
 # Safe to run twice. Environment knobs:
 #   KP_PYTHON     python interpreter to build the venv from (default: python3.11 or python3)
@@ -116,9 +116,9 @@ step "mmengine, the runtime deps of mmdet / mmpose, COCO tools"
 step "mmdet $(pin mmdet) and mmpose $(pin mmpose) (--no-deps)"
 "${PIP[@]}" -q --no-deps mmdet mmpose
 
-step "kp_plugins (editable) with its test and deploy extras and the ultralytics extra"
-EXTRAS="tests,deploy"
-[ "${KP_NO_EXTRAS:-0}" = "1" ] || EXTRAS="tests,deploy,yolo"
+step "kp_plugins (editable) with its test, lint and deploy extras and the ultralytics extra"
+EXTRAS="tests,lint,deploy"
+[ "${KP_NO_EXTRAS:-0}" = "1" ] || EXTRAS="tests,lint,deploy,yolo"
 # pip would resolve mmpose's declared dependencies again (chumpy, which does
 # not build), so install kp_plugins --no-deps plus its own dependency list
 # from pyproject.toml, minus the OpenMMLab packages installed above.
@@ -157,4 +157,5 @@ print('numpy', numpy.__version__, '| torch', torch.__version__, '| mmcv', mmcv._
       '| mmpose', mmpose.__version__, '| onnxruntime', onnxruntime.__version__,
       '| kp_plugins', kp_plugins.__version__)
 EOF
+"$VENV/bin/ruff" --version || die "ruff (the lint extra) did not install"
 step "done in $(( $(date +%s) - T0 )) s; activate with: source $VENV/bin/activate"

@@ -13,10 +13,17 @@ import os
 import os.path as osp
 import sys
 
-from kp_plugins.engine.launch import (DictAction, check_checkpoint, check_data,
-                                      default_work_dir, ensure_kp_plugins_imported,
-                                      finish_distributed, load_config, set_local_rank,
-                                      setup_device)
+from kp_plugins.engine.launch import (
+    DictAction,
+    check_checkpoint,
+    check_data,
+    default_work_dir,
+    ensure_kp_plugins_imported,
+    finish_distributed,
+    load_config,
+    set_local_rank,
+    setup_device,
+)
 
 
 def parse_args() -> argparse.Namespace:

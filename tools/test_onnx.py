@@ -2,7 +2,8 @@
 person-keypoints annotation file with MMPose's CocoMetric -- the same numbers
 tools/test.py prints for the checkpoint.
 
-    python tools/test_onnx.py grid.onnx --ann-file data/coco/annotations/person_keypoints_val2017.json \\
+    python tools/test_onnx.py grid.onnx \\
+        --ann-file data/coco/annotations/person_keypoints_val2017.json \\
         --img-dir data/coco/val2017/ [--bbox-file dets.json --bbox-score-thr 0.3] \\
         [--out metrics.json] [--dump preds.pkl]
 

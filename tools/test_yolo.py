@@ -24,10 +24,14 @@ import os.path as osp
 import sys
 import time
 
-from kp_plugins.utils.metainfo import load_pose_metainfo
-from kp_plugins.ultralytics.evaluate import (coco_metric_scores, ground_truth_samples,
-                                             load_coco_images, sample_from_result)
+from kp_plugins.ultralytics.evaluate import (
+    coco_metric_scores,
+    ground_truth_samples,
+    load_coco_images,
+    sample_from_result,
+)
 from kp_plugins.ultralytics.offline import OfflineDownloadError, import_ultralytics
+from kp_plugins.utils.metainfo import load_pose_metainfo
 
 
 def parse_args(argv=None) -> argparse.Namespace:

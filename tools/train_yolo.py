@@ -30,8 +30,13 @@ import time
 
 import yaml
 
-from kp_plugins.ultralytics import (CocoAnnotationError, YoloLabelError, cached_coco_to_yolo,
-                                    check_yolo_dataset, coco_splits)
+from kp_plugins.ultralytics import (
+    CocoAnnotationError,
+    YoloLabelError,
+    cached_coco_to_yolo,
+    check_yolo_dataset,
+    coco_splits,
+)
 from kp_plugins.ultralytics.offline import OfflineDownloadError, import_ultralytics
 
 

@@ -4,19 +4,50 @@ top-down evaluation on detector boxes, and pose inference + drawing with
 MMPose's own API. Not imported by ``import kp_plugins`` (it registers
 nothing); MMDet and Ultralytics are imported only when a detector is built.
 """
-from .bbox_file import (BBoxFileError, DetectionSummary, boxes_to_coco_results,
-                        detect_to_bbox_file, load_bbox_file)
-from .images import (IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, ImageRecord, ImageSource,
-                     ImageSourceError, UnreadableImageError, images_in_folder,
-                     is_image_file, is_video_file, load_image_source, read_image,
-                     read_image_list, subset_coco_annotations, write_image_info)
 from ..utils.metainfo import keypoint_names
 from ..utils.paths import ConfigNotFoundError, resolve_config_path
-from .person_detection import (MMDetPersonDetector, PersonDetector, PersonDetectorError,
-                               UltralyticsPersonDetector, build_person_detector,
-                               default_device, find_person_class, select_person_boxes)
-from .pose_inference import (PoseModelError, build_pose_visualizer, draw_poses,
-                             load_pose_model, poses_sample, poses_to_json, predict_poses)
+from .bbox_file import (
+    BBoxFileError,
+    DetectionSummary,
+    boxes_to_coco_results,
+    detect_to_bbox_file,
+    load_bbox_file,
+)
+from .images import (
+    IMAGE_EXTENSIONS,
+    VIDEO_EXTENSIONS,
+    ImageRecord,
+    ImageSource,
+    ImageSourceError,
+    UnreadableImageError,
+    images_in_folder,
+    is_image_file,
+    is_video_file,
+    load_image_source,
+    read_image,
+    read_image_list,
+    subset_coco_annotations,
+    write_image_info,
+)
+from .person_detection import (
+    MMDetPersonDetector,
+    PersonDetector,
+    PersonDetectorError,
+    UltralyticsPersonDetector,
+    build_person_detector,
+    default_device,
+    find_person_class,
+    select_person_boxes,
+)
+from .pose_inference import (
+    PoseModelError,
+    build_pose_visualizer,
+    draw_poses,
+    load_pose_model,
+    poses_sample,
+    poses_to_json,
+    predict_poses,
+)
 
 __all__ = [
     'BBoxFileError', 'DetectionSummary', 'boxes_to_coco_results', 'detect_to_bbox_file',

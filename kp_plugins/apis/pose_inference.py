@@ -34,9 +34,10 @@ def load_pose_model(config: str, checkpoint: Optional[str], device: Optional[str
         PoseModelError: missing files, a config MMPose cannot build, or a
             bottom-up model.
     """
-    import kp_plugins  # noqa: F401  (registers our modules, allows MMEngine checkpoints)
     from mmengine.config import Config
     from mmpose.apis import init_model
+
+    import kp_plugins  # noqa: F401  (registers our modules, allows MMEngine checkpoints)
 
     try:
         config = resolve_config_path(config)

@@ -1,15 +1,22 @@
 from typing import List, Optional, Tuple
 
 import numpy as np
-from torch import Tensor
-
 from mmpose.codecs.base import BaseKeypointCodec
 from mmpose.registry import KEYPOINT_CODECS
 from mmpose.structures.bbox import get_warp_matrix
+from torch import Tensor
+
 from kp_plugins.deploy.preprocess import boxes_in_input
 from kp_plugins.utils.scores import logits_to_probs
-from .utils import (areas_in_input, check_input_size, from_frame,
-                    inside_input, labelled_mask, to_frame)
+
+from .utils import (
+    areas_in_input,
+    check_input_size,
+    from_frame,
+    inside_input,
+    labelled_mask,
+    to_frame,
+)
 
 #: Smallest box side, in model-input pixels, used to build the box frame.
 MIN_BOX_SIDE = 1.0

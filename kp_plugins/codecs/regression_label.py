@@ -1,13 +1,20 @@
 from typing import List, Optional, Tuple
 
 import numpy as np
-from torch import Tensor
-
 from mmpose.codecs.base import BaseKeypointCodec
 from mmpose.registry import KEYPOINT_CODECS
+from torch import Tensor
+
 from kp_plugins.utils.scores import logits_to_probs
-from .utils import (areas_in_input, check_input_size, from_frame,
-                    inside_input, labelled_mask, to_frame)
+
+from .utils import (
+    areas_in_input,
+    check_input_size,
+    from_frame,
+    inside_input,
+    labelled_mask,
+    to_frame,
+)
 
 
 @KEYPOINT_CODECS.register_module()

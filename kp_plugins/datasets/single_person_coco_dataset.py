@@ -2,7 +2,6 @@ from collections import Counter
 from typing import List, Tuple
 
 from mmengine.logging import MessageHub
-
 from mmpose.datasets.datasets.body import CocoDataset
 from mmpose.registry import DATASETS
 

@@ -43,8 +43,11 @@ from mmengine.logging import print_log
 from ..utils.cache import build_folder_once
 from ..utils.metainfo import coco_person_category
 from ..utils.paths import cache_root
-from .synthetic_drawing import GENERATOR_VERSION, render_image
-from .synthetic_drawing import KEYPOINT_NAMES  # noqa: F401  (re-exported)
+from .synthetic_drawing import (
+    GENERATOR_VERSION,
+    KEYPOINT_NAMES,  # noqa: F401  (re-exported)
+    render_image,
+)
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from kp_plugins.version import __version__
+
 from .decode import as_tuple, estimator_outputs, head_spec, output_names
 from .preprocess import DEFAULT_BBOX_PADDING
 

@@ -10,8 +10,7 @@ from typing import Optional, Sequence
 import torch
 from mmengine.config import Config, DictAction  # noqa: F401  (re-exported for tools)
 
-from ..utils.data_check import (DataCheckError, DataNotFoundError,
-                                check_data_paths, preflight_check)
+from ..utils.data_check import DataCheckError, DataNotFoundError, check_data_paths, preflight_check
 from ..utils.paths import ConfigNotFoundError, resolve_config_path
 from .checkpoint import CheckpointFileError, check_checkpoint_file
 
@@ -90,6 +89,7 @@ def check_data(cfg: Config, splits: Sequence[str], config_name: str,
 
 def _log_data_check(line: str) -> None:
     import logging
+
     from mmengine.logging import print_log
     if os.environ.get('RANK', '0') != '0':  # torchrun: every process checks, one logs
         return

@@ -21,8 +21,14 @@ from typing import List, Optional
 import numpy as np
 
 from ..utils.metainfo import coco_skeleton, keypoint_names, load_pose_metainfo
-from .yolo_format import (YoloLabelError, image_size, img2label_path, load_data_yaml,
-                          read_yolo_labels, split_images)
+from .yolo_format import (
+    YoloLabelError,
+    image_size,
+    img2label_path,
+    load_data_yaml,
+    read_yolo_labels,
+    split_images,
+)
 
 
 def yolo_to_coco(data_yaml: str, split: str = 'val', out_file: Optional[str] = None,

@@ -13,8 +13,14 @@ import numpy as np
 import pytest
 
 from kp_plugins.datasets.synthetic_people import (
-    KEYPOINT_NAMES, SyntheticSplitSpec, ensure_split, iter_split, split_dir,
-    synthetic_ann_file, write_split)
+    KEYPOINT_NAMES,
+    SyntheticSplitSpec,
+    ensure_split,
+    iter_split,
+    split_dir,
+    synthetic_ann_file,
+    write_split,
+)
 
 SMALL = dict(num_images=12, img_size=(160, 128), seed=3)
 
@@ -122,7 +128,8 @@ def test_visibility_follows_geometry(small_split):
         for i, (ann, person) in enumerate(zip(anns, people)):
             kpts = np.array(ann['keypoints'], float).reshape(17, 3)
             raw = person['raw_keypoints']
-            inside = (raw[:, 0] >= 0) & (raw[:, 0] <= w - 1) & (raw[:, 1] >= 0) & (raw[:, 1] <= h - 1)
+            inside = ((raw[:, 0] >= 0) & (raw[:, 0] <= w - 1) &
+                      (raw[:, 1] >= 0) & (raw[:, 1] <= h - 1))
             labelled = inside & person['face_visible']
             assert np.array_equal(kpts[:, 2] > 0, labelled), (idx, i)
             assert np.allclose(kpts[labelled, :2], raw[labelled], atol=0.006)
@@ -211,6 +218,7 @@ def test_bad_parameters_are_named(kwargs, words):
 def test_dataset_class_builds_a_coco_dataset(tmp_path):
     from mmengine.registry import init_default_scope
     from mmpose.registry import DATASETS
+
     import kp_plugins  # noqa: F401
     init_default_scope('mmpose')
     cfg = dict(type='KPSyntheticPoseDataset', split='val', cache_dir=str(tmp_path),
@@ -249,6 +257,7 @@ TINY_REGRESSION = dict(
 def test_tiny_set_trains_and_evaluates_through_runner(tmp_path):
     from mmengine.config import Config
     from mmengine.runner import Runner
+
     import kp_plugins  # noqa: F401
     codec = dict(type='RegressionLabel', input_size=(48, 64))
     common = dict(type='KPSyntheticPoseDataset', cache_dir=str(tmp_path / 'cache'),

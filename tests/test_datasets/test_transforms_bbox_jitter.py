@@ -1,9 +1,9 @@
 """KPRandomBBoxJitter: moves each box side within its bound, in the image."""
 import numpy as np
 import pytest
+from mmpose.registry import TRANSFORMS
 
 import kp_plugins  # noqa: F401  (registration)
-from mmpose.registry import TRANSFORMS
 
 
 def jitter(bbox, img_shape=(400, 300), **kwargs):

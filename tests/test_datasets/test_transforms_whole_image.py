@@ -5,9 +5,9 @@ from collections import Counter
 
 import numpy as np
 import pytest
+from mmpose.registry import DATASETS, TRANSFORMS
 
 import kp_plugins  # noqa: F401  (registration)
-from mmpose.registry import DATASETS, TRANSFORMS
 
 
 def test_box_becomes_the_whole_image():

@@ -68,8 +68,7 @@ def person_images() -> List[Tuple[np.ndarray, np.ndarray]]:
     """(BGR image, (4,) xyxy person box) pairs: synthetic people (kp_plugins'
     generator, seed 0) with their boxes, plus a wide box and a box reaching
     outside the image, so crops differ in aspect ratio and padding."""
-    from kp_plugins.datasets.synthetic_people import (SyntheticSplitSpec,
-                                                      iter_split)
+    from kp_plugins.datasets.synthetic_people import SyntheticSplitSpec, iter_split
     spec = SyntheticSplitSpec(split='mmdeploy', num_images=2,
                               img_size=(192, 160), max_people=3)
     pairs = []

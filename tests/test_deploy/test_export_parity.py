@@ -8,8 +8,15 @@ import numpy as np
 import pytest
 import torch
 
-from deploy_testing import (TOPDOWN_CONFIGS, briefly_train, build_model,
-                            crops_and_samples, export, max_diffs, torch_predict)
+from deploy_testing import (
+    TOPDOWN_CONFIGS,
+    briefly_train,
+    build_model,
+    crops_and_samples,
+    export,
+    max_diffs,
+    torch_predict,
+)
 
 ort = pytest.importorskip('onnxruntime', reason='deploy extra (onnxruntime) not installed')
 onnx = pytest.importorskip('onnx', reason='deploy extra (onnx) not installed')

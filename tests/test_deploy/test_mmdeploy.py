@@ -21,13 +21,21 @@ pytest.importorskip(
 pytest.importorskip('onnxruntime', reason='onnxruntime is not installed '
                     '(the deploy extra)')
 
-from conftest import REPO_ROOT  # noqa: E402
-from mmdeploy_testing import (CONFIGS, KEYPOINT_TOL_PX, SCORE_TOL,  # noqa: E402
-                              STOCK_DEPLOY, deploy_config_path, model_config,
-                              person_images, predictions,
-                              save_random_checkpoint, topdown_batch)
-
 import kp_plugins  # noqa: E402,F401  (registration)
+
+from conftest import REPO_ROOT  # noqa: E402
+from mmdeploy_testing import (  # noqa: E402
+    CONFIGS,
+    KEYPOINT_TOL_PX,
+    SCORE_TOL,
+    STOCK_DEPLOY,
+    deploy_config_path,
+    model_config,
+    person_images,
+    predictions,
+    save_random_checkpoint,
+    topdown_batch,
+)
 
 
 @pytest.fixture(scope='module')

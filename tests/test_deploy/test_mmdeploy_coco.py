@@ -16,8 +16,12 @@ pytest.importorskip('onnxruntime', reason='onnxruntime is not installed '
 
 from conftest import REPO_ROOT  # noqa: E402
 from helpers import run_tool, shared_coco_options, tool  # noqa: E402
-from mmdeploy_testing import (deploy_config_path, model_config,  # noqa: E402
-                              model_config_path, save_random_checkpoint)
+from mmdeploy_testing import (  # noqa: E402
+    deploy_config_path,
+    model_config,
+    model_config_path,
+    save_random_checkpoint,
+)
 
 METRICS = ('coco/AP', 'coco/AP .5', 'coco/AR', 'PCK', 'EPE')
 

@@ -8,9 +8,9 @@ import torch
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.registry import init_default_scope
+from mmpose.registry import DATASETS, MODELS
 
 import kp_plugins  # noqa: F401  (registration)
-from mmpose.registry import DATASETS, MODELS
 
 CONFIGS = ['regression_r50.py', 'grid_r50.py', 'bbox_r50.py',
            'regression_r50_wholeimage.py', 'grid_r50_wholeimage.py']

@@ -12,14 +12,16 @@ import torch
 from mmengine.config import Config, DictAction
 from mmengine.dataset import pseudo_collate
 from mmengine.registry import init_default_scope
-
 from mmpose.registry import DATASETS, MODELS
 
 import kp_plugins  # noqa: F401  (registration)
+from kp_plugins.models.backbones.efficientnet_lite import (
+    EFFICIENTNET_LITE_MEAN,
+    EFFICIENTNET_LITE_STD,
+)
+
 from conftest import REPO_ROOT
 from helpers import shared_coco_options
-from kp_plugins.models.backbones.efficientnet_lite import (
-    EFFICIENTNET_LITE_MEAN, EFFICIENTNET_LITE_STD)
 
 # config -> (head type, input (h, w))
 CONFIGS = {

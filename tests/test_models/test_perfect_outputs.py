@@ -28,11 +28,11 @@ from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.evaluator import Evaluator
 from mmengine.registry import init_default_scope
+from mmpose.registry import DATASETS, METRICS, MODELS
 from torch import nn
 
 import kp_plugins  # noqa: F401  (registration)
 from kp_plugins.codecs import KPBBoxLabel
-from mmpose.registry import DATASETS, METRICS, MODELS
 
 from conftest import REPO_ROOT
 

@@ -25,9 +25,8 @@ test_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 
 def rtmdet_tiny_config() -> str:
     """The RTMDet-tiny config MMDet ships inside its package."""
-    import mmdet
-    return osp.join(osp.dirname(mmdet.__file__), '.mim', 'configs', 'rtmdet',
-                    'rtmdet_tiny_8xb32-300e_coco.py')
+    from kp_plugins.utils.paths import resolve_config_path
+    return resolve_config_path('mmdet::rtmdet/rtmdet_tiny_8xb32-300e_coco.py')
 
 
 def write_small_rtmdet_config(out_dir, max_per_img: int = 30) -> str:

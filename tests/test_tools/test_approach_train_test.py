@@ -30,7 +30,8 @@ def test_config_trains_and_tests(name, tmp_path, coco_trainval):
     train = run_tool([tool('train.py'), config, '--work-dir', str(work), '--no-validate',
                       '--cfg-options', *opts])
     assert train.returncode == 0, train.stdout[-4000:]
-    assert re.search(r'Epoch\(train\) \[1\]\[1/1\].*loss: [0-9.]+', train.stdout), train.stdout[-2000:]
+    assert re.search(r'Epoch\(train\) \[1\]\[1/1\].*loss: [0-9.]+', train.stdout), \
+        train.stdout[-2000:]
     ckpt = work / 'epoch_1.pth'
     assert ckpt.is_file()
     test = run_tool([tool('test.py'), config, str(ckpt), '--work-dir', str(tmp_path / 'test'),

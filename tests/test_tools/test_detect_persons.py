@@ -11,13 +11,18 @@ import re
 import numpy as np
 import pytest
 
-from helpers import run_tool, tool
-from random_detectors import (save_random_rtmdet, save_random_yolo,
-                              write_small_rtmdet_config)
+from kp_plugins.apis import (
+    ImageSourceError,
+    PersonDetectorError,
+    boxes_to_coco_results,
+    find_person_class,
+    load_bbox_file,
+    load_image_source,
+    select_person_boxes,
+)
 
-from kp_plugins.apis import (ImageSourceError, PersonDetectorError, boxes_to_coco_results,
-                             find_person_class, load_bbox_file, load_image_source,
-                             select_person_boxes)
+from helpers import run_tool, tool
+from random_detectors import save_random_rtmdet, save_random_yolo, write_small_rtmdet_config
 
 
 def iou_xyxy(a: np.ndarray, b: np.ndarray) -> float:
@@ -40,7 +45,7 @@ def test_select_person_boxes_threshold_and_nms():
     labels = rng.integers(0, 3, 60)
     out = select_person_boxes(bboxes, scores, labels, person_index=1, score_thr=0.3, nms_iou=0.4)
     # Independent greedy NMS over the person boxes with score >= 0.3.
-    cand = [(s, b) for b, s, l in zip(bboxes, scores, labels) if l == 1 and s >= 0.3]
+    cand = [(s, b) for b, s, label in zip(bboxes, scores, labels) if label == 1 and s >= 0.3]
     cand.sort(key=lambda t: -t[0])
     kept = []
     for s, b in cand:

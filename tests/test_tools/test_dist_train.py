@@ -10,9 +10,10 @@ import subprocess
 
 import pytest
 
+from kp_plugins.benchmark.training import read_scalars
+
 from conftest import REPO_ROOT
 from helpers import run_tool, shared_coco_options, tool
-from kp_plugins.benchmark.training import read_scalars
 
 EPOCHS = 3
 GLOBAL_BATCH = 16

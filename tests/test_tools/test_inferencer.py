@@ -190,9 +190,10 @@ def test_mmpose_inferencer_with_local_mmdet_detector(tmp_path, photo):
     nothing downloaded): one pose per person box the detector keeps
     (score > bbox_thr, NMS at nms_thr, as the inferencer filters)."""
     from mmpose.apis import MMPoseInferencer
-    from random_detectors import save_random_rtmdet, write_small_rtmdet_config
 
     from kp_plugins.apis import MMDetPersonDetector, read_image
+
+    from random_detectors import save_random_rtmdet, write_small_rtmdet_config
     det_cfg = write_small_rtmdet_config(tmp_path, max_per_img=10)
     det_ckpt = str(tmp_path / 'rtmdet.pth')
     save_random_rtmdet(det_cfg, det_ckpt, [read_image(photo)])

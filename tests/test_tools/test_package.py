@@ -20,7 +20,7 @@ print('built', type(model).__name__, type(model.head).__name__)
 
 
 def test_import_from_any_directory(tmp_path):
-    res = subprocess.run([sys.executable, '-c', 'import kp_plugins, os; print(kp_plugins.__file__)'],
+    res = subprocess.run([sys.executable, '-c', 'import kp_plugins; print(kp_plugins.__file__)'],
                          cwd=str(tmp_path), capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
     assert osp.realpath(res.stdout.strip()).startswith(osp.realpath(REPO_ROOT))
@@ -36,8 +36,9 @@ def test_config_with_custom_imports_builds_from_tmp(tmp_path):
 
 def test_registered_names_are_prefixed():
     """Every class kp_plugins registers in MMPose's registries starts with KP."""
-    import kp_plugins  # noqa: F401
     from mmpose import registry
+
+    import kp_plugins  # noqa: F401
     names = []
     for reg_name in ('MODELS', 'KEYPOINT_CODECS', 'DATASETS', 'TRANSFORMS', 'METRICS', 'HOOKS'):
         reg = getattr(registry, reg_name)

@@ -18,9 +18,10 @@ import pytest
 import torch
 from mmengine.config import Config
 
+from kp_plugins.benchmark.training import read_scalars
+
 from conftest import REPO_ROOT
 from helpers import run_tool, tiny_run_options, tool, write_tiny_coco
-from kp_plugins.benchmark.training import read_scalars
 
 CONFIG = os.path.join(REPO_ROOT, 'configs', 'grid_effl0_128x96.py')
 

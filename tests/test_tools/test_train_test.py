@@ -68,7 +68,8 @@ def test_train_writes_checkpoint(trained):
 def test_resume_auto_continues(trained):
     out = trained['second'].stdout
     assert trained['second'].returncode == 0, out[-4000:]
-    assert 'resumed epoch: 1' in out.lower() or 'Auto resumed from the latest checkpoint' in out, out[-4000:]
+    assert ('resumed epoch: 1' in out.lower()
+            or 'Auto resumed from the latest checkpoint' in out), out[-4000:]
     assert 'Epoch(train) [2][2/2]' in out
     assert 'Epoch(train) [1]' not in out  # epoch 1 was not trained again
     assert osp.isfile(trained['work'] / 'epoch_2.pth')

@@ -48,10 +48,11 @@ default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=1))
 
 
 def test_config_builds_with_kp_losses_and_no_download():
-    import kp_plugins  # noqa: F401
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
     from mmpose.registry import MODELS
+
+    import kp_plugins  # noqa: F401
 
     cfg = Config.fromfile(CONFIG)
     assert '://' not in cfg.pretty_text and 'Pretrained' not in cfg.pretty_text
@@ -69,9 +70,10 @@ def test_kp_losses_equal_the_recipes_mmpose_losses():
     weights), kp_plugins' losses give MMPose's OKSLoss(reduction='none',
     norm_target_weight=True) averaged as MMEngine does, and MMPose's
     BCELoss(use_target_weight=True)."""
-    import kp_plugins  # noqa: F401
     from mmengine.registry import init_default_scope
     from mmpose.registry import MODELS
+
+    import kp_plugins  # noqa: F401
     init_default_scope('mmpose')
     torch.manual_seed(0)
     pred, target = torch.rand(6, 17, 2) * 100, torch.rand(6, 17, 2) * 100

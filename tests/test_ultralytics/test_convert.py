@@ -11,10 +11,18 @@ import pytest
 import yaml
 from PIL import Image
 
+from kp_plugins.ultralytics.convert import (
+    YoloLabelError,
+    cached_coco_to_yolo,
+    check_yolo_dataset,
+    coco_splits,
+    coco_to_yolo,
+    img2label_path,
+    read_yolo_labels,
+    yolo_to_coco,
+)
+
 from helpers import run_tool, tool
-from kp_plugins.ultralytics.convert import (YoloLabelError, cached_coco_to_yolo,
-                                            check_yolo_dataset, coco_splits, coco_to_yolo,
-                                            img2label_path, read_yolo_labels, yolo_to_coco)
 
 # COCO-17 as published with the COCO keypoint evaluation (cocodataset.org/#keypoints-eval).
 COCO_SIGMAS = [.026, .025, .025, .035, .035, .079, .079, .072, .072, .062, .062, .107, .107,

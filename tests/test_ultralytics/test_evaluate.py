@@ -9,8 +9,13 @@ import pytest
 import torch
 
 from kp_plugins.ultralytics.convert import load_pose_metainfo
-from kp_plugins.ultralytics.evaluate import (CocoImage, coco_metric_scores, ground_truth_samples,
-                                             load_coco_images, sample_from_result)
+from kp_plugins.ultralytics.evaluate import (
+    CocoImage,
+    coco_metric_scores,
+    ground_truth_samples,
+    load_coco_images,
+    sample_from_result,
+)
 
 
 @pytest.fixture(scope='module')

@@ -11,9 +11,13 @@ import pytest
 from mmengine.config import Config
 
 import kp_plugins  # noqa: F401  (registration)
-from kp_plugins.utils.data_check import (DataCheckError, check_bbox_file,
-                                         check_config_consistency, image_problem,
-                                         preflight_check)
+from kp_plugins.utils.data_check import (
+    DataCheckError,
+    check_bbox_file,
+    check_config_consistency,
+    image_problem,
+    preflight_check,
+)
 
 from conftest import REPO_ROOT
 from helpers import write_tiny_coco

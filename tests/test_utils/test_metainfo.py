@@ -3,8 +3,12 @@ against COCO's published keypoint definition."""
 import numpy as np
 import pytest
 
-from kp_plugins.utils.metainfo import (coco_person_category, coco_skeleton, keypoint_names,
-                                       load_pose_metainfo)
+from kp_plugins.utils.metainfo import (
+    coco_person_category,
+    coco_skeleton,
+    keypoint_names,
+    load_pose_metainfo,
+)
 
 # cocodataset.org/#format-data (person_keypoints_*.json "categories") and
 # cocodataset.org/#keypoints-eval (sigmas).

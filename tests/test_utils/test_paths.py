@@ -6,8 +6,13 @@ import os.path as osp
 import pytest
 
 from kp_plugins.utils import paths
-from kp_plugins.utils.paths import (ConfigNotFoundError, cache_root, packaged_config_dir,
-                                    resolve_config_path, resolve_metainfo_path)
+from kp_plugins.utils.paths import (
+    ConfigNotFoundError,
+    cache_root,
+    packaged_config_dir,
+    resolve_config_path,
+    resolve_metainfo_path,
+)
 
 from conftest import REPO_ROOT
 

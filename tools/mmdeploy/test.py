@@ -6,11 +6,10 @@ import argparse
 import os.path as osp
 from copy import deepcopy
 
-from mmengine import DictAction
-
 from mmdeploy.apis import build_task_processor
 from mmdeploy.utils.config_utils import load_config
 from mmdeploy.utils.timer import TimeCounter
+from mmengine import DictAction
 
 
 def parse_args():
@@ -109,7 +108,7 @@ def main():
 
     # prepare the dataset loader
     test_dataloader = deepcopy(model_cfg['test_dataloader'])
-    if type(test_dataloader) == list:
+    if isinstance(test_dataloader, list):
         dataset = []
         for loader in test_dataloader:
             ds = task_processor.build_dataset(loader['dataset'])

@@ -3,7 +3,6 @@ from typing import Dict, Optional
 import numpy as np
 from mmcv.transforms import BaseTransform
 from mmcv.transforms.utils import cache_randomness
-
 from mmpose.registry import TRANSFORMS
 
 

@@ -2,7 +2,6 @@ from typing import Dict, Optional, Sequence
 
 import numpy as np
 from mmcv.transforms import BaseTransform
-
 from mmpose.registry import TRANSFORMS
 
 #: How far inside the input (input pixels) the image's outer pixel centres

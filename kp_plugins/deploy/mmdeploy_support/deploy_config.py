@@ -17,12 +17,11 @@ RLEHead):
 """
 from typing import List, Sequence, Tuple
 
+from mmdeploy.utils import get_codebase_config
 from mmengine import Config
 from torch import nn
 
-from mmdeploy.utils import get_codebase_config
-from kp_plugins.deploy.decode import (UnsupportedHeadError, head_spec,
-                                      output_names)
+from kp_plugins.deploy.decode import UnsupportedHeadError, head_spec, output_names
 from kp_plugins.deploy.export import BBOX_INPUT_NAME, INPUT_NAME
 
 #: ``codebase_config.model_type`` of the kp deploy configs.

@@ -16,10 +16,11 @@ elsewhere keeps torch's defaults.
 import inspect
 from typing import Any, Optional, Tuple
 
+from mmdeploy.core import FUNCTION_REWRITER
 from torch import Tensor, nn
 
-from mmdeploy.core import FUNCTION_REWRITER
 from kp_plugins.deploy.decode import estimator_outputs, head_spec
+
 from .deploy_config import check_deploy_names, decodes_in_graph, is_kp_deploy
 
 

@@ -4,14 +4,15 @@ head's whole decode (in the graph, or here on all raw outputs)."""
 from typing import List, Optional, Sequence
 
 import torch
-from mmengine.structures import BaseDataElement, InstanceData
-
 from mmdeploy.codebase.base import BaseBackendModel
 from mmdeploy.codebase.mmpose.deploy import pose_detection_model
 from mmdeploy.codebase.mmpose.deploy.pose_detection_model import End2EndModel
 from mmdeploy.utils import Backend, get_ir_config
+from mmengine.structures import BaseDataElement, InstanceData
+
 from kp_plugins.deploy.decode import decode_outputs, head_spec
 from kp_plugins.deploy.export import BBOX_INPUT_NAME
+
 from .deploy_config import KP_MODEL_TYPE, check_deploy_names, decodes_in_graph
 
 #: mmdeploy's registry of pose backend models (module-private there); a

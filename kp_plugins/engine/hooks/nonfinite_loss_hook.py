@@ -6,7 +6,6 @@ import torch
 from mmengine.dist import all_reduce, get_world_size
 from mmengine.hooks import Hook
 from mmengine.optim import OptimWrapper
-
 from mmpose.registry import HOOKS
 
 

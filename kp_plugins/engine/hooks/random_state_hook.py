@@ -5,7 +5,6 @@ from typing import Any, Dict, Optional
 import numpy as np
 import torch
 from mmengine.hooks import Hook
-
 from mmpose.registry import HOOKS
 
 #: Key of the random state in a checkpoint.

@@ -4,7 +4,6 @@ import os.path as osp
 from typing import Optional
 
 from mmengine.hooks import Hook
-
 from mmpose.registry import HOOKS
 
 

@@ -30,10 +30,9 @@ import torch.nn.functional as F
 from mmcv.cnn import build_norm_layer
 from mmcv.cnn.bricks import DropPath
 from mmengine.logging import print_log
-from torch.nn.modules.batchnorm import _BatchNorm
-
 from mmpose.models.backbones.base_backbone import BaseBackbone
 from mmpose.registry import MODELS
+from torch.nn.modules.batchnorm import _BatchNorm
 
 # RGB, 0-255 units: x_normalized = (x - 127) / 128.
 EFFICIENTNET_LITE_MEAN = [127.0, 127.0, 127.0]

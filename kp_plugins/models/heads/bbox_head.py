@@ -2,12 +2,12 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 import torch
+from mmpose.registry import KEYPOINT_CODECS, MODELS
+from mmpose.utils.typing import ConfigType, OptConfigType, OptSampleList, Predictions, SampleList
 from torch import Tensor, nn
 
-from mmpose.registry import KEYPOINT_CODECS, MODELS
-from mmpose.utils.typing import (ConfigType, OptConfigType, OptSampleList,
-                                 Predictions, SampleList)
 from kp_plugins.utils.flip import flip_bboxes_px
+
 from .base_head import KPBaseHead, LossConfigs
 
 #: ``GetBBoxCenterScale``'s default padding: without a box, the head assumes

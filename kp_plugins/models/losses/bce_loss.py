@@ -2,9 +2,9 @@ from typing import Optional
 
 import torch
 import torch.nn.functional as F
+from mmpose.registry import MODELS
 from torch import Tensor, nn
 
-from mmpose.registry import MODELS
 from .utils import check_weights, keypoint_weighted_mean, mask_invalid
 
 

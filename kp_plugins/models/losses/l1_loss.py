@@ -1,6 +1,6 @@
+from mmpose.registry import MODELS
 from torch import Tensor
 
-from mmpose.registry import MODELS
 from .utils import CoordinateLoss
 
 

@@ -1,9 +1,9 @@
 from typing import Optional, Sequence, Union
 
 import torch
+from mmpose.registry import MODELS
 from torch import Tensor, nn
 
-from mmpose.registry import MODELS
 from kp_plugins.utils.oks import instance_oks, load_sigmas
 
 

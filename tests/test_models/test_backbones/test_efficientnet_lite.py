@@ -8,16 +8,19 @@ import numpy as np
 import pytest
 import torch
 from efficientnet_lite_pytorch import EfficientNet
+from mmpose.registry import MODELS
 from torch.nn.modules.batchnorm import _BatchNorm
 from torchvision.models import ResNet18_Weights
-
-from mmpose.registry import MODELS
 
 import kp_plugins  # noqa: F401  (registers KPEfficientNetLite)
 from kp_plugins.models.backbones import KPEfficientNetLite
 from kp_plugins.models.backbones.efficientnet_lite import (
-    EFFICIENTNET_LITE_MEAN, EFFICIENTNET_LITE_STD, WEIGHT_PACKAGES,
-    convert_package_state_dict, pretrained_weights_path)
+    EFFICIENTNET_LITE_MEAN,
+    EFFICIENTNET_LITE_STD,
+    WEIGHT_PACKAGES,
+    convert_package_state_dict,
+    pretrained_weights_path,
+)
 
 ARCHS = ('lite0', 'lite1', 'lite2')
 # Per-layer output channels (stem, 7 block groups, head conv) and strides,

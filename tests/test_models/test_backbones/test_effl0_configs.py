@@ -9,14 +9,17 @@ import torch
 from mmengine.config import Config, DictAction
 from mmengine.dataset import pseudo_collate
 from mmengine.registry import init_default_scope
-
 from mmpose.registry import DATASETS, MODELS
 
 import kp_plugins  # noqa: F401
+from kp_plugins.models.backbones.efficientnet_lite import (
+    EFFICIENTNET_LITE_MEAN,
+    EFFICIENTNET_LITE_STD,
+    pretrained_weights_path,
+)
+
 from conftest import REPO_ROOT
 from helpers import run_tool, shared_coco_options, tool
-from kp_plugins.models.backbones.efficientnet_lite import (
-    EFFICIENTNET_LITE_MEAN, EFFICIENTNET_LITE_STD, pretrained_weights_path)
 
 CONFIGS = {  # config -> (input h, w), heatmap (h, w), sigma
     'heatmap_effl0.py': ((256, 192), (64, 48), 2),

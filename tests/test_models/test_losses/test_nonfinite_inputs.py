@@ -7,8 +7,7 @@ step)."""
 import pytest
 import torch
 
-from kp_plugins.models.losses import (KPBCELoss, KPL1Loss, KPMSELoss, KPOKSLoss,
-                                      KPSoftmaxCELoss)
+from kp_plugins.models.losses import KPBCELoss, KPL1Loss, KPMSELoss, KPOKSLoss, KPSoftmaxCELoss
 
 B, K, G = 3, 17, 12
 

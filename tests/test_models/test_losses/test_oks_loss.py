@@ -3,10 +3,10 @@ through each codec's frame."""
 import numpy as np
 import pytest
 import torch
+from mmpose.datasets.transforms import GetBBoxCenterScale, TopdownAffine
 from xtcocotools.coco import COCO
 from xtcocotools.cocoeval import COCOeval
 
-from mmpose.datasets.transforms import GetBBoxCenterScale, TopdownAffine
 from kp_plugins.codecs import KPBBoxLabel, KPGridLabel, KPRegressionLabel
 from kp_plugins.models.losses import KPOKSLoss
 from kp_plugins.utils.oks import COCO_SIGMAS

@@ -2,8 +2,8 @@
 import pytest
 import torch
 import torch.nn.functional as F
-
 from mmpose.registry import MODELS
+
 import kp_plugins  # noqa: F401
 
 
