@@ -1,7 +1,7 @@
 """Logits -> probabilities for keypoint_scores (kp_plugins.utils.scores)."""
 import numpy as np
 
-from kp_plugins.utils.scores import logits_to_probs, visibility_scores
+from kp_plugins.utils.scores import logits_to_probs
 
 
 def test_logits_to_probs_is_a_stable_sigmoid():
@@ -11,7 +11,3 @@ def test_logits_to_probs_is_a_stable_sigmoid():
     np.testing.assert_allclose(probs[:, 1:][0], 1 / (1 + np.exp([3.0, 0.0])), rtol=1e-6)
     np.testing.assert_allclose(probs[1, :2], 1 / (1 + np.exp([-2.5, -40.0])), rtol=1e-6)
     assert probs[0, 0] == 0.0 and probs[1, 2] == 1.0 and np.isfinite(probs).all()
-
-
-def test_former_name_is_the_same_function():
-    assert visibility_scores is logits_to_probs
