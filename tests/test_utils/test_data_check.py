@@ -1,7 +1,8 @@
-"""The pre-flight data check (kp_plugins.utils.data_check.preflight_check)
-on tiny COCO sets made in a temp dir, one broken the way a user's data can
-be: every case ends in an error naming the file, the ids and what to change,
-or in a counted, logged skip."""
+"""The pre-flight data check (kp_plugins.utils.data_check.preflight_check
+and the file checks of kp_plugins.utils.data_file_checks) on tiny COCO sets
+made in a temp dir, one broken the way a user's data can be: every case ends
+in an error naming the file, the ids and what to change, or in a counted,
+logged skip."""
 import json
 import os.path as osp
 
@@ -15,9 +16,9 @@ from kp_plugins.utils.data_check import (
     DataCheckError,
     check_bbox_file,
     check_config_consistency,
-    image_problem,
     preflight_check,
 )
+from kp_plugins.utils.data_file_checks import image_problem
 
 from conftest import REPO_ROOT
 from helpers import write_tiny_coco
