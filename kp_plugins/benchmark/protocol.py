@@ -17,6 +17,7 @@ from typing import List, Optional
 
 from mmengine.config import Config
 
+
 @dataclass
 class Protocol:
     """Settings shared by every entry of one benchmark run.

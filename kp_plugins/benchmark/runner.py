@@ -33,8 +33,16 @@ from typing import Dict, List, Optional, Sequence
 from .entries import Entry
 from .progress import Progress, hms
 from .protocol import Protocol, apply_protocol, check_data, estimate_subset, train_sizes
-from .training import (TRAIN_LINE, VAL_LINE, TrainProgress, has_checkpoint, iteration_time,
-                       read_scalars, run_logged, train_command)
+from .training import (
+    TRAIN_LINE,
+    VAL_LINE,
+    TrainProgress,
+    has_checkpoint,
+    iteration_time,
+    read_scalars,
+    run_logged,
+    train_command,
+)
 
 ANSI = re.compile(r'\x1b\[[0-9;]*[A-Za-z]')
 RESULT_FILES = ('results.md', 'results.csv', 'ap_vs_latency.png', 'loss_curves.png',
@@ -125,8 +133,9 @@ def config_digest(path: str) -> str:
     an edited config is not reused."""
     import hashlib
 
-    from kp_plugins.engine.launch import resolve_config_path
     from mmengine.config import Config
+
+    from kp_plugins.engine.launch import resolve_config_path
     cfg = Config.fromfile(resolve_config_path(path))
     text = json.dumps(cfg.to_dict(), sort_keys=True, default=str)
     return hashlib.md5(text.encode()).hexdigest()[:12]
@@ -265,8 +274,9 @@ class Benchmark:
 
     # ------------------------------------------------------------ training
     def generated_config(self, entry: Entry, protocol: Protocol, out_dir: str) -> str:
-        from kp_plugins.engine.launch import resolve_config_path
         from mmengine.config import Config
+
+        from kp_plugins.engine.launch import resolve_config_path
         cfg = Config.fromfile(resolve_config_path(entry.configs[protocol.name]))
         cfg = apply_protocol(cfg, protocol)
         path = osp.join(out_dir, 'config.py')

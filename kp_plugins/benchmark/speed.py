@@ -26,7 +26,8 @@ def load_pose_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     backbone = cfg.model.get('backbone', {})
-    if isinstance(backbone.get('init_cfg'), dict) and backbone['init_cfg'].get('type') == 'Pretrained':
+    init_cfg = backbone.get('init_cfg')
+    if isinstance(init_cfg, dict) and init_cfg.get('type') == 'Pretrained':
         backbone['init_cfg'] = None
     if 'pretrained' in backbone:
         backbone['pretrained'] = False
@@ -44,9 +45,8 @@ def build_pose_model(cfg: Config) -> torch.nn.Module:
 
 def coco_metainfo() -> dict:
     """MMPose's parsed COCO-17 metainfo (flip indices, sigmas, ...)."""
-    from mmpose.datasets import CocoDataset
-    from mmpose.datasets.datasets.utils import parse_pose_metainfo
-    return parse_pose_metainfo(CocoDataset.METAINFO)
+    from kp_plugins.utils.metainfo import load_pose_metainfo
+    return load_pose_metainfo()
 
 
 def make_batch(model: torch.nn.Module, cfg: Config, batch_size: int,

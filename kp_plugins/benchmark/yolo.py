@@ -226,6 +226,7 @@ def speed_and_size(weights: str, imgsz: int, batch_sizes: Sequence[int], warmup:
     import torch
 
     from kp_plugins.ultralytics.offline import import_ultralytics
+
     from .speed import median_ms
     ultralytics = import_ultralytics(online=False)
     net = ultralytics.YOLO(weights).model.float().eval()

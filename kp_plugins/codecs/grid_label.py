@@ -3,12 +3,11 @@ from typing import List, Optional, Tuple
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import Tensor
-
 from mmpose.codecs.base import BaseKeypointCodec
 from mmpose.registry import KEYPOINT_CODECS
-from .utils import (areas_in_input, check_input_size, inside_input,
-                    labelled_mask)
+from torch import Tensor
+
+from .utils import areas_in_input, check_input_size, inside_input, labelled_mask
 
 NORMALIZATIONS = ('softmax', 'sigmoid')
 

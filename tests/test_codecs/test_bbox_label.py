@@ -4,8 +4,8 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from mmpose.datasets.transforms import GetBBoxCenterScale, TopdownAffine
+
 from kp_plugins.codecs import KPBBoxLabel
 
 INPUT_SIZE = (48, 64)

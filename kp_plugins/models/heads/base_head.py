@@ -7,12 +7,12 @@ from typing import Dict, List, Optional, Sequence, Union
 import numpy as np
 import torch
 from mmengine.structures import InstanceData
-from torch import Tensor, nn
-
 from mmpose.evaluation.functional import keypoint_pck_accuracy
 from mmpose.models.heads.base_head import BaseHead
 from mmpose.registry import MODELS
 from mmpose.utils.typing import ConfigType, SampleList
+from torch import Tensor, nn
+
 from kp_plugins.utils.flip import flip_keypoint_values, flip_keypoints_px
 
 LossConfigs = Union[ConfigType, Sequence[ConfigType], None]

@@ -5,14 +5,13 @@ import numpy as np
 import torch.nn.functional as F
 from mmcv.cnn import ConvModule
 from mmengine.logging import print_log
+from mmpose.registry import KEYPOINT_CODECS, MODELS
+from mmpose.utils.typing import ConfigType, OptConfigType, OptSampleList, Predictions
 from torch import Tensor, nn
 
-from mmpose.registry import KEYPOINT_CODECS, MODELS
-from mmpose.utils.typing import (ConfigType, OptConfigType, OptSampleList,
-                                 Predictions)
 from kp_plugins.utils.flip import flip_grid_outputs
-from .base_head import KPBaseHead, LossConfigs
 
+from .base_head import KPBaseHead, LossConfigs
 
 #: Arguments that moved from ``KPGridHead`` to its codec ``KPGridLabel``
 #: (kp_plugins 0.3: the codec builds the whole target).

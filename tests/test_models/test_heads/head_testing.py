@@ -8,12 +8,12 @@ import torch
 from mmengine.dataset import pseudo_collate
 from mmengine.registry import init_default_scope
 from mmengine.structures import InstanceData
-
-import kp_plugins  # noqa: F401  (registration)
 from mmpose.datasets import CocoDataset
 from mmpose.evaluation.functional import keypoint_pck_accuracy
 from mmpose.registry import KEYPOINT_CODECS, MODELS
 from mmpose.structures import PoseDataSample
+
+import kp_plugins  # noqa: F401  (registration)
 
 COCO_FLIP_INDICES = [0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15]
 INPUT_SIZE = (96, 128)  # (W, H)

@@ -2,11 +2,17 @@
 import numpy as np
 import pytest
 import torch
-
-from head_testing import (COCO_FLIP_INDICES, INPUT_SIZE, SMALL_CHANNELS,
-                          check_estimator_predict, check_loss_and_gradients,
-                          fake_samples, overfit)
 from mmpose.registry import MODELS
+
+from head_testing import (
+    COCO_FLIP_INDICES,
+    INPUT_SIZE,
+    SMALL_CHANNELS,
+    check_estimator_predict,
+    check_loss_and_gradients,
+    fake_samples,
+    overfit,
+)
 
 CODEC = dict(type='KPBBoxLabel', input_size=INPUT_SIZE)
 

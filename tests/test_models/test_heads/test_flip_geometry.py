@@ -20,13 +20,14 @@ import numpy as np
 import pytest
 import torch
 from mmengine.structures import InstanceData
-
-from head_testing import SMALL_BACKBONE, SMALL_CHANNELS
-from kp_plugins.codecs import KPGridLabel
-from kp_plugins.utils.flip import flip_grid_outputs
 from mmpose.datasets.datasets.utils import parse_pose_metainfo
 from mmpose.registry import MODELS
 from mmpose.structures import PoseDataSample
+
+from kp_plugins.codecs import KPGridLabel
+from kp_plugins.utils.flip import flip_grid_outputs
+
+from head_testing import SMALL_BACKBONE, SMALL_CHANNELS
 
 COCO_META = parse_pose_metainfo(dict(from_file='configs/_base_/datasets/coco.py'))
 FLIP = list(COCO_META['flip_indices'])
@@ -145,8 +146,8 @@ def grid_points(input_size, grid_size, seed=0):
     pixel centre. No point lies on the border of two cells of the MMPose
     convention (a half-open cell of a mirror-consistent layout holds one
     side of a border point but not its mirror)."""
-    (w, h), (gw, gh) = input_size, grid_size
-    cw, ch = w // gw, h // gh
+    (w, h), gw = input_size, grid_size[0]
+    cw = w // gw
     rng = np.random.RandomState(seed)
     uniform = rng.uniform([0, 0], [w - 1, h - 1], (40, K, 2))
     starts = np.arange(gw) * cw

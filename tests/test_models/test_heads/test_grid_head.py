@@ -2,12 +2,19 @@
 import numpy as np
 import pytest
 import torch
-
-from head_testing import (INPUT_SIZE, SMALL_BACKBONE, SMALL_CHANNELS,
-                          check_estimator_predict, check_loss_and_gradients,
-                          fake_samples, overfit)
 from mmpose.registry import MODELS
+
 from kp_plugins.utils.flip import flip_grid_outputs
+
+from head_testing import (
+    INPUT_SIZE,
+    SMALL_BACKBONE,
+    SMALL_CHANNELS,
+    check_estimator_predict,
+    check_loss_and_gradients,
+    fake_samples,
+    overfit,
+)
 
 # 96x128 input, stride-32 map of 3x4, grid 12x16 of 8-pixel cells
 CODEC = dict(type='KPGridLabel', input_size=INPUT_SIZE, grid_size=(12, 16))

@@ -2,13 +2,20 @@
 import numpy as np
 import pytest
 import torch
-
-from head_testing import (COCO_FLIP_INDICES, INPUT_SIZE, SMALL_CHANNELS,
-                          check_estimator_predict, check_loss_and_gradients,
-                          fake_samples, overfit)
 from mmpose.registry import MODELS
+
 from kp_plugins.codecs import KPRegressionLabel
 from kp_plugins.utils.flip import flip_keypoints_px
+
+from head_testing import (
+    COCO_FLIP_INDICES,
+    INPUT_SIZE,
+    SMALL_CHANNELS,
+    check_estimator_predict,
+    check_loss_and_gradients,
+    fake_samples,
+    overfit,
+)
 
 CODEC = dict(type='KPRegressionLabel', input_size=INPUT_SIZE)
 
