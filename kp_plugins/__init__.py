@@ -29,7 +29,7 @@ if TORCH_AVAILABLE:
 
     allow_mmengine_checkpoints()
 
-    from . import codecs, datasets, models  # noqa: E402,F401  (registration)
+    from . import codecs, datasets, evaluation, models  # noqa: E402,F401  (registration)
     from .engine import hooks  # noqa: E402,F401  (registration)
 
 __all__ = ['__version__', 'TORCH_AVAILABLE']

@@ -2,6 +2,7 @@
 
     python tools/test.py configs/heatmap_r50.py work_dirs/heatmap_r50/epoch_210.pth
         [--work-dir DIR] [--out metrics.json] [--dump preds.pkl] [--show-dir DIR]
+        [--score-calibration [calibration.json]]
         [--cfg-options k=v ...] [--launcher {none,pytorch,slurm,mpi}]
 
 Person boxes: ground-truth boxes unless the test dataset names a detector's
@@ -34,6 +35,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--out', help='the file to save the metrics (json/yaml/pkl)')
     parser.add_argument('--dump', type=str,
                         help='dump predictions to a pickle file for offline evaluation')
+    parser.add_argument(
+        '--score-calibration', nargs='?', const='', metavar='JSON',
+        help='also report how well the keypoint scores predict a hit (labelled and within '
+        'the OKS tolerance): ECE and a reliability table in the log '
+        '(KPScoreCalibration); with a path, write them there as JSON too')
     parser.add_argument('--show-dir', help='directory where painted images are saved '
                         '(inside the work dir\'s timestamped folder, as in MMPose)')
     parser.add_argument('--show', action='store_true', help='display prediction results')
@@ -78,14 +84,18 @@ def merge_args(cfg, args):
         if args.show_dir:
             vis['out_dir'] = args.show_dir
 
+    extra = []
+    if args.score_calibration is not None:
+        extra.append(dict(type='KPScoreCalibration', out_file=args.score_calibration or None))
     if args.dump:
         if not args.dump.endswith(('.pkl', '.pickle')):
             sys.exit('error: --dump must name a .pkl or .pickle file')
-        dump_metric = dict(type='DumpResults', out_file_path=args.dump)
-        if isinstance(cfg.test_evaluator, (list, tuple)):
-            cfg.test_evaluator = [*cfg.test_evaluator, dump_metric]
-        else:
-            cfg.test_evaluator = [cfg.test_evaluator, dump_metric]
+        extra.append(dict(type='DumpResults', out_file_path=args.dump))
+    if extra:
+        evaluators = cfg.test_evaluator
+        if not isinstance(evaluators, (list, tuple)):
+            evaluators = [evaluators]
+        cfg.test_evaluator = [*evaluators, *extra]
     return cfg
 
 
