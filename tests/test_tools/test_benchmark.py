@@ -23,18 +23,24 @@ PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
 def grid_head_params(config: str, channels: int, k=17) -> int:
     """KPGridHead: 1x1 reduction conv (no bias) + BN to ``feat_channels``;
     with ``fuse_in_channels`` a 1x1 lateral conv (no bias) + BN on the
-    stride-16 map; then a ``kernel_size`` conv with bias to
-    3 * K * (cells per feature vector of the map it runs on)."""
+    stride-16 map; then the prediction conv with bias to 3 * K * (cells per
+    feature vector of the map it runs on): a depthwise 3x3 (with bias) + 1x1
+    conv by default, else a ``kernel_size`` conv. Unset arguments are the
+    head's defaults (128 channels, depthwise 3x3)."""
     from mmengine.config import Config
     cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', config))
     head = cfg.model.head
-    feat, ksize, fuse = head.feat_channels, head.kernel_size, head.fuse_in_channels
+    feat = head.get('feat_channels', 128)
+    ksize = head.get('kernel_size', 3)
+    depthwise = head.get('depthwise', True) and ksize == 3
+    fuse = head.get('fuse_in_channels')
     stride = 16 if fuse else 32
     (w, h), (gw, gh) = cfg.codec.input_size, cfg.codec.grid_size
     cells_per_vector = (gw // (w // stride)) * (gh // (h // stride))
     out = 3 * k * cells_per_vector
     lateral = fuse * feat + 2 * feat if fuse else 0
-    return channels * feat + 2 * feat + lateral + feat * out * ksize ** 2 + out
+    predict = (feat * 9 + feat + feat * out + out) if depthwise else feat * out * ksize ** 2 + out
+    return channels * feat + 2 * feat + lateral + predict
 
 
 def deeppose_head_params(channels: int, k=17) -> int:
@@ -285,3 +291,37 @@ def test_entry_killed_mid_training_resumes_to_the_same_result(bench, tmp_path):
     assert {k: v for k, v in acc['metrics'].items() if k not in timing} == \
         {k: v for k, v in straight['metrics'].items() if k not in timing}
     assert acc['val_per_epoch'] == straight['val_per_epoch']
+
+
+def test_seeds_report_mean_and_std_of_the_per_seed_runs(tmp_path, shared_data):
+    """--seeds trains once per seed (own folders), the table shows mean ± std
+    of the per-seed accuracy.json values (recomputed here), and the CSV
+    keeps one row per seed."""
+    import numpy as np
+    work = tmp_path / 'seeds'
+    res = run_tool([tool('benchmark.py'), '--quick', '--entries', 'RegressionHead',
+                    '--seeds', '0', '1', '--no-r50', '--batch-sizes', '1', '2', '--repeats', '1',
+                    '--warmup', '1', '--threads', '2', '--work-dir', str(work),
+                    '--data-root', shared_data], timeout=900)
+    assert res.returncode == 0, res.stdout[-3000:]
+    per_seed = [json.loads((work / 'entries' / 'RegressionHead' / f'seed{s}' /
+                            'accuracy.json').read_text()) for s in (0, 1)]
+    assert [r['seed'] for r in per_seed] == [0, 1]
+    assert all(r['status'] == 'done' for r in per_seed)
+    epe = [r['metrics']['EPE'] for r in per_seed]
+    assert epe[0] != epe[1]  # the seeds did differ
+    rows = read_csv(work / 'results.csv')
+    mean_row = next(r for r in rows if r['section'] == 'protocol 128x96'
+                    and r['entry'] == 'RegressionHead')
+    assert mean_row['seeds'] == '0 1'
+    assert num(mean_row, 'epe') == pytest.approx(np.mean(epe))
+    assert num(mean_row, 'epe_std') == pytest.approx(np.std(epe, ddof=1))
+    seed_rows = [r for r in rows if r['section'].endswith('one seed')]
+    assert [(r['seeds'], float(r['epe'])) for r in seed_rows] == [('0', epe[0]), ('1', epe[1])]
+    table = (work / 'results.md').read_text()
+    assert f'{np.mean(epe):.1f} ± {np.std(epe, ddof=1):.1f}' in table
+    assert 'seeds 0 1: accuracy' in table
+    # a multi-seed work dir refuses a single-seed run, with the reason
+    again = run_tool([tool('benchmark.py'), '--quick', '--entries', 'RegressionHead',
+                      '--work-dir', str(work), '--data-root', shared_data], timeout=300)
+    assert again.returncode != 0 and 'multi-seed' in again.stdout
