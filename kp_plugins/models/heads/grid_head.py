@@ -14,7 +14,7 @@ from kp_plugins.utils.flip import flip_grid_outputs
 from .base_head import KPBaseHead, LossConfigs
 
 #: Arguments that moved from ``KPGridHead`` to its codec ``KPGridLabel``
-#: (kp_plugins 0.3: the codec builds the whole target).
+#: (kp_plugins 0.2: the codec builds the whole target).
 MOVED_TO_CODEC = ('presence_sigma', 'offset_radius')
 
 
@@ -77,7 +77,7 @@ class KPGridHead(KPBaseHead):
         init_cfg: initialisation config.
     """
 
-    _version = 2  # 2: pixel-centre cells (kp_plugins 0.3); see _load_from_state_dict
+    _version = 2  # 2: pixel-centre cells (kp_plugins 0.2); see _load_from_state_dict
 
     def __init__(self,
                  in_channels: int,
@@ -100,7 +100,7 @@ class KPGridHead(KPBaseHead):
         if moved:
             raise TypeError(
                 f'KPGridHead: {", ".join(moved)} moved to the codec in '
-                'kp_plugins 0.3 (it builds the whole target): set '
+                'kp_plugins 0.2 (it builds the whole target): set '
                 + ', '.join(f'{k}=...' for k in moved) +
                 ' in the KPGridLabel config (the `codec` used by both '
                 'GenerateTarget and head.decoder) instead of in the head')
@@ -206,7 +206,7 @@ class KPGridHead(KPBaseHead):
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata,
                               *args, **kwargs) -> None:
-        """Load a checkpoint saved before kp_plugins 0.3 (state-dict version
+        """Load a checkpoint saved before kp_plugins 0.2 (state-dict version
         1), whose cells were ``[g * cw, (g + 1) * cw)``: the cells now start
         half a pixel earlier, so ``cw / 2`` pixels are added to its offset
         biases (``0.5 / cw`` grid units), which makes the argmax decode give
@@ -221,7 +221,7 @@ class KPGridHead(KPBaseHead):
             view[:, 0] += 0.5 / cw
             view[:, 1] += 0.5 / ch
             state_dict[key] = bias
-            print_log('KPGridHead: checkpoint from before kp_plugins 0.3 '
+            print_log('KPGridHead: checkpoint from before kp_plugins 0.2 '
                       '(cells [g*cw, (g+1)*cw)); offset biases shifted by half '
                       'a pixel to the pixel-centre cells, predictions are '
                       'unchanged', logger='current', level=logging.WARNING)
