@@ -211,6 +211,18 @@ class KPGridHead(KPBaseHead):
         half a pixel earlier, so ``cw / 2`` pixels are added to its offset
         biases (``0.5 / cw`` grid units), which makes the argmax decode give
         exactly the old checkpoint's keypoints."""
+        weight = state_dict.get(prefix + 'predict_conv.weight')
+        if weight is not None and weight.shape != self.predict_conv.weight.shape:
+            saved = dict(feat_channels=int(weight.shape[1]),
+                         kernel_size=int(weight.shape[-1]),
+                         depthwise=prefix + 'predict_dw.weight' in state_dict)
+            raise ValueError(
+                f'KPGridHead: the checkpoint\'s prediction conv '
+                f'{tuple(weight.shape)} does not fit this head '
+                f'{tuple(self.predict_conv.weight.shape)}: it was saved by a '
+                f'head with {saved} (before kp_plugins 0.2 the grid configs '
+                'used feat_channels=256, kernel_size=3, depthwise=False; the '
+                'defaults are now 128, 3, True); set these in model.head')
         key = prefix + 'predict_conv.bias'
         version = local_metadata.get('version', None)
         if (version is None or version < 2) and key in state_dict and \

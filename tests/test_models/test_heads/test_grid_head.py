@@ -213,6 +213,12 @@ def test_checkpoint_of_the_half_pixel_layout_predicts_the_same_keypoints():
     preds = fresh.predict(feats, fake_samples(BCE_CODEC))
     np.testing.assert_allclose(np.concatenate([p.keypoints for p in preds]),
                                old_decode.numpy(), atol=1e-4)
+    # the old configs' full 3x3 conv of 256 channels does not fit the new
+    # defaults: a message names the arguments it was saved with
+    old_layout = MODELS.build(fused_cfg(feat_channels=256, depthwise=False)).state_dict()
+    with pytest.raises(ValueError, match="'feat_channels': 256, 'kernel_size': 3, "
+                       "'depthwise': False"):
+        MODELS.build(fused_cfg()).load_state_dict(old_layout)
     # a current checkpoint loads unchanged
     again = MODELS.build(head_cfg())
     again.load_state_dict(head.state_dict())
