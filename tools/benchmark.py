@@ -45,12 +45,12 @@ QUICK = dict(epochs=2, batch_size=8, train_subset=[8, 24], log_interval=1, worke
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    from kp_plugins.benchmark.entries import ENTRY_NAMES, PROTOCOLS
+    from kp_plugins.approaches import PROTOCOLS, approach_names
     parser = argparse.ArgumentParser(
         description='Benchmark the keypoint approaches: accuracy, speed, size',
         formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     parser.add_argument('--entries', nargs='+', metavar='NAME',
-                        help=f'entries to run (default all): {" ".join(ENTRY_NAMES)}')
+                        help=f'entries to run (default all): {" ".join(approach_names())}')
     parser.add_argument('--protocol', default='128x96', choices=PROTOCOLS,
                         help='top-down input of the accuracy protocol (default 128x96)')
     parser.add_argument('--work-dir', help='output folder (default work_dirs/benchmark_<protocol>)')
