@@ -142,6 +142,7 @@ def build_settings(args):
 
 def main(argv=None) -> None:
     args = parse_args(argv)
+    from kp_plugins.benchmark.report import RESULT_FILES
     from kp_plugins.benchmark.runner import Benchmark, ProtocolMismatch, estimate
     try:
         settings = build_settings(args)
@@ -164,9 +165,7 @@ def main(argv=None) -> None:
     failed = [r['entry'] for r in rows if r.get('status') == 'failed']
     with open(osp.join(settings.work_dir, 'results.md')) as f:
         print('\n' + f.read())
-    print('wrote ' + ', '.join(osp.join(settings.work_dir, n) for n in
-                               ('results.md', 'results.csv', 'ap_vs_latency.png',
-                                'loss_curves.png', 'val_per_epoch.png')))
+    print('wrote ' + ', '.join(osp.join(settings.work_dir, n) for n in RESULT_FILES))
     if failed:
         sys.exit(f'error: entries failed: {", ".join(failed)} (see their train.log)')
 
