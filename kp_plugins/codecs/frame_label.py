@@ -35,18 +35,12 @@ class KPFrameLabel(BaseKeypointCodec):
         - keypoint number: K
         - model input size: [W, H]
 
-    Encoded (:meth:`encode_in_frame`):
-        - keypoint_labels (np.ndarray): (N, K, 2) frame coordinates of every
-          keypoint (labelled ones outside the input included: COCO's OKS
-          counts them and the frame represents them).
-        - keypoint_weights (np.ndarray): (N, K) 1 for labelled keypoints,
-          0 otherwise.
-        - keypoint_visibility (np.ndarray): (N, K) visibility target, 1 for
-          labelled keypoints inside the input, 0 otherwise.
-        - input_bboxes (np.ndarray): (N, 4) the person box in model-input
-          pixels, xyxy (only when the frame is built from it).
-        - areas (np.ndarray): (N,) instance area in squared frame units
-          (present when ``area`` or ``bbox`` is given).
+    Encoded (:meth:`encode_in_frame`; the subclasses' docstrings list
+    them in full): ``keypoint_labels`` (N, K, 2) frame coordinates of every
+    keypoint, ``keypoint_weights`` (N, K) its label flag,
+    ``keypoint_visibility`` (N, K) labelled and inside the input,
+    ``input_bboxes`` (N, 4) for a frame built from the person box, and
+    ``areas`` (N,) in squared frame units when ``area`` or ``bbox`` is given.
 
     Args:
         input_size: model input size ``(W, H)``.
