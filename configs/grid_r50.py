@@ -6,25 +6,20 @@
 # cells per fused vector. KPGridHead's defaults: softmax cross-entropy over the
 # cells against the codec's Gaussian (1 cell) target, L1 on offsets (true cell
 # and its neighbours), OKS on softly decoded coordinates.
-# No download by default: the backbone starts from scratch (see
-# heatmap_r50.py for ImageNet weights).
+# The backbone starts from scratch (no download; ImageNet weights: see
+# _base_/models/r50.py).
 _base_ = [
     './_base_/default_runtime.py',
     './_base_/datasets/coco_topdown.py',
     './_base_/schedule_210e.py',
+    './_base_/models/r50.py',
 ]
 
 codec = dict(type='KPGridLabel', input_size=(192, 256), grid_size=(24, 32))
 
 model = dict(
-    type='TopdownPoseEstimator',
-    data_preprocessor=dict(
-        type='PoseDataPreprocessor',
-        mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375],
-        bgr_to_rgb=True),
     # stages 3 and 4: 1024 channels at stride 16, 2048 at stride 32
-    backbone=dict(type='ResNet', depth=50, out_indices=(2, 3)),
+    backbone=dict(out_indices=(2, 3)),
     head=dict(
         type='KPGridHead',
         in_channels=2048,

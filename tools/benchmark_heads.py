@@ -3,39 +3,38 @@
     python tools/benchmark_heads.py [--batch-sizes 1 32] [--threads 2] [--repeats 10]
         [--entries KPGridHead RegressionHead ...] [--out results.csv]
 
-Every entry is a full top-down config (ResNet-50, 256x192 by default), built
-with random weights (speed does not depend on them). For each batch size it
-reports the backbone time, the time of everything after the backbone on
-precomputed features (neck + ``head.predict`` = forward + decode, without flip
-test: what a deployment pays per crop), the
-whole ``model.predict`` (backbone + head + decode + mapping back to the
-image) and the head's parameter count, with both times relative to MMPose's
-RegressionHead (DeepPose: GlobalAveragePooling neck + linear layer).
+Every entry is the ResNet-50 256x192 config of a top-down approach of
+kp_plugins.approaches (all of them by default), built with random weights
+(speed does not depend on them). For each batch size it reports the backbone
+time, the time of everything after the backbone on precomputed features (neck
++ ``head.predict`` = forward + decode, without flip test: what a deployment
+pays per crop), the whole ``model.predict`` (backbone + head + decode +
+mapping back to the image) and the head's parameter count, with both times
+relative to MMPose's RegressionHead (DeepPose: GlobalAveragePooling neck +
+linear layer).
 """
 import argparse
 import csv
 import os
-import os.path as osp
 import sys
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
-ENTRIES = {
-    'KPRegressionHead': osp.join(REPO, 'configs', 'regression_r50.py'),
-    'KPGridHead': osp.join(REPO, 'configs', 'grid_r50.py'),
-    'KPBBoxHead': osp.join(REPO, 'configs', 'bbox_r50.py'),
-    'RegressionHead': 'mmpose::body_2d_keypoint/topdown_regression/coco/'
-                      'td-reg_res50_8xb64-210e_coco-256x192.py',
-    'HeatmapHead': 'mmpose::body_2d_keypoint/topdown_heatmap/coco/'
-                   'td-hm_res50_8xb64-210e_coco-256x192.py',
-}
+def head_configs() -> dict:
+    """Head name -> ResNet-50 256x192 config of every top-down approach in
+    kp_plugins.approaches.APPROACHES that has one."""
+    from kp_plugins.approaches import APPROACHES
+    return {a.name: a.r50_config for a in APPROACHES
+            if a.kind == 'topdown' and a.r50_config}
+
+
 REFERENCE = 'RegressionHead'
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--entries', nargs='+', default=list(ENTRIES),
-                        choices=list(ENTRIES), help='heads to measure')
+    configs = head_configs()
+    parser.add_argument('--entries', nargs='+', default=list(configs),
+                        choices=list(configs), help='heads to measure (default all)')
     parser.add_argument('--batch-sizes', nargs='+', type=int, default=[1, 32])
     parser.add_argument('--threads', type=int, default=os.cpu_count(),
                         help='torch intra-op threads (pinned and reported)')
@@ -61,9 +60,10 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     print(f'torch {torch.__version__}, {torch.get_num_threads()} threads, '
           f'flip_test={args.flip_test}, median of {args.repeats} after {args.warmup} warm-up')
+    configs = head_configs()
     rows = []
     for name in args.entries:
-        cfg = load_pose_config(ENTRIES[name])
+        cfg = load_pose_config(configs[name])
         model = build_pose_model(cfg)
         head_params = count_parameters(model.head)
         for bs in args.batch_sizes:

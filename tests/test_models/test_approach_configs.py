@@ -1,7 +1,6 @@
-"""The approach configs build, and a real batch runs through each one's own
-train pipeline, loss and (flip-test) predict."""
-import os.path as osp
-
+"""The ResNet-50 configs of the kp_plugins approaches (and their extra
+configs, kp_plugins.approaches) build, and a real batch runs through each
+one's own train pipeline, loss and (flip-test) predict."""
 import numpy as np
 import pytest
 import torch
@@ -12,24 +11,24 @@ from mmpose.registry import DATASETS, MODELS
 
 import kp_plugins  # noqa: F401  (registration)
 
-CONFIGS = ['regression_r50.py', 'grid_r50.py', 'bbox_r50.py',
-           'regression_r50_wholeimage.py', 'grid_r50_wholeimage.py']
-HEADS = dict(regression='KPRegressionHead', grid='KPGridHead',
-             bbox='KPBBoxHead')
+from approach_cases import kp_r50_cases
+
+CASES = kp_r50_cases()
 
 
-def load(repo_root: str, name: str) -> Config:
+def load(config: str) -> Config:
     init_default_scope('mmpose')  # the runner does this from default_scope
-    return Config.fromfile(osp.join(repo_root, 'configs', name))
+    return Config.fromfile(config)
 
 
-@pytest.mark.parametrize('name', CONFIGS)
-def test_config_builds(repo_root, name):
+@pytest.mark.parametrize('config,approach', CASES)
+def test_config_builds(config, approach):
     """The config's own model (ResNet-50) builds, its head takes the
     stride-32 ResNet-50 map of the config's input, and no weights are
     downloaded by default."""
-    cfg = load(repo_root, name)
-    assert cfg.model.head.type == HEADS[name.split('_')[0]]
+    cfg = load(config)
+    assert cfg.model.head.type == approach.head
+    assert cfg.codec.type == approach.codec
     assert cfg.model.test_cfg.flip_test
     for key in ('backbone', 'head'):
         assert 'Pretrained' not in str(cfg.model[key].get('init_cfg', ''))
@@ -43,15 +42,15 @@ def test_config_builds(repo_root, name):
     assert outputs[0].shape[:2] == (2, 17)
 
 
-@pytest.mark.parametrize('name', CONFIGS)
-def test_config_trains_and_predicts_on_real_data(repo_root, coco_trainval,
-                                                 name):
+@pytest.mark.parametrize('config,approach', CASES)
+def test_config_trains_and_predicts_on_real_data(coco_trainval, config,
+                                                 approach):
     """Real photos through the config's own dataset class and pipelines, its
     head, losses and flip-test predict (a small ResNet-18 replaces the
     ResNet-50 to keep this cheap on CPU)."""
     torch.manual_seed(0)
     np.random.seed(0)
-    cfg = load(repo_root, name)
+    cfg = load(config)
     cfg.model.backbone.update(depth=18, stem_channels=16, base_channels=16)
     cfg.model.head.in_channels = 128
     if cfg.model.head.get('fuse_in_channels'):  # the grid head's stride-16 stage

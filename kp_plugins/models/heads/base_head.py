@@ -2,7 +2,7 @@
 
 Symbols: ``B`` batch, ``K`` keypoints.
 """
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -10,9 +10,10 @@ from mmengine.structures import InstanceData
 from mmpose.evaluation.functional import keypoint_pck_accuracy
 from mmpose.models.heads.base_head import BaseHead
 from mmpose.registry import MODELS
-from mmpose.utils.typing import ConfigType, SampleList
+from mmpose.utils.typing import ConfigType, OptSampleList, SampleList
 from torch import Tensor, nn
 
+from kp_plugins.models.losses.base_loss import KPBaseLoss
 from kp_plugins.utils.flip import flip_keypoint_values, flip_keypoints_px
 
 LossConfigs = Union[ConfigType, Sequence[ConfigType], None]
@@ -20,16 +21,37 @@ LossConfigs = Union[ConfigType, Sequence[ConfigType], None]
 
 class KPBaseHead(BaseHead):
     """Base of the kp_plugins heads: loss building, target gathering,
-    accuracy and flip-test merging, written once."""
+    accuracy and flip-test merging, written once.
+
+    Its :meth:`loss` is that of a head whose ``forward`` returns coordinates
+    (B, K, 2) in its codec's frame and visibility logits (B, K) and which
+    has ``coord_losses``, ``visibility_losses`` and ``decoder``
+    (``KPRegressionHead``, ``KPBBoxHead``); a head with other outputs
+    overrides it.
+    """
 
     @staticmethod
     def build_losses(cfgs: LossConfigs) -> nn.ModuleList:
-        """Build one loss config or a list of them (``None`` -> empty)."""
+        """Build one loss config or a list of them (``None`` -> empty).
+
+        Raises:
+            TypeError: a loss that is not a :class:`KPBaseLoss` (the heads
+                read its ``loss_name``, ``requires_area`` and
+                ``normalization``).
+        """
         if cfgs is None:
             return nn.ModuleList()
         if isinstance(cfgs, dict):
             cfgs = [cfgs]
-        return nn.ModuleList(MODELS.build(cfg) for cfg in cfgs)
+        losses = nn.ModuleList(MODELS.build(cfg) for cfg in cfgs)
+        for loss in losses:
+            if not isinstance(loss, KPBaseLoss):
+                raise TypeError(
+                    f'{type(loss).__name__} is not a kp_plugins loss: the '
+                    'kp_plugins heads take losses derived from '
+                    'kp_plugins.models.losses.KPBaseLoss (loss_name, '
+                    'loss_weight, requires_area, normalization)')
+        return losses
 
     def check_loss_names(self, *groups: nn.ModuleList) -> None:
         """Every loss must log under its own ``loss_*`` name."""
@@ -76,7 +98,7 @@ class KPBaseHead(BaseHead):
         """
         values = {}
         for loss in losses:
-            if getattr(loss, 'requires_area', False):
+            if loss.requires_area:
                 if areas is None:
                     raise KeyError(
                         f'{type(loss).__name__} needs instance areas but the '
@@ -87,6 +109,57 @@ class KPBaseHead(BaseHead):
             else:
                 values[loss.loss_name] = loss(pred, target, target_weights)
         return values
+
+    def gather_areas(self, losses: nn.ModuleList,
+                     batch_data_samples: SampleList) -> Optional[Tensor]:
+        """(B,) the codec's ``areas`` if one of ``losses`` needs them (an
+        OKS loss), else ``None``."""
+        if not any(loss.requires_area for loss in losses):
+            return None
+        return self.gather_labels(batch_data_samples, 'areas',
+                                  'needed by the OKS loss')
+
+    def forward_for_loss(self, feats: Tuple[Tensor],
+                         batch_data_samples: SampleList
+                         ) -> Tuple[Tensor, Tensor, Optional[Tensor]]:
+        """The training forward of :meth:`loss`.
+
+        Returns:
+            coords (B, K, 2) in the codec's frame, visibility logits (B, K)
+            and the (B, 4) person boxes the codec's frame is built from
+            (``None`` for a frame that does not depend on the box).
+        """
+        coords, visibility_logits = self.forward(feats)
+        return coords, visibility_logits, None
+
+    def loss(self,
+             feats: Tuple[Tensor],
+             batch_data_samples: OptSampleList,
+             train_cfg: ConfigType = {}) -> dict:
+        """Coordinate losses (in the codec's frame), visibility loss and
+        ``acc_pose``."""
+        coords, visibility_logits, input_bboxes = self.forward_for_loss(
+            feats, batch_data_samples)
+        labels = self.gather_labels(batch_data_samples, 'keypoint_labels')
+        weights = self.gather_labels(batch_data_samples, 'keypoint_weights')
+        visibility = self.gather_labels(batch_data_samples,
+                                        'keypoint_visibility')
+        areas = self.gather_areas(self.coord_losses, batch_data_samples)
+        losses = self.coordinate_losses(self.coord_losses, coords, labels,
+                                        weights, areas)
+        for loss in self.visibility_losses:
+            losses[loss.loss_name] = loss(visibility_logits, visibility)
+
+        if self.decoder is not None:
+            frame = {} if input_bboxes is None else dict(
+                input_bboxes=input_bboxes.cpu().numpy())
+            pred_px, _ = self.decoder.decode(coords.detach().cpu().numpy(),
+                                             **frame)
+            gt_px, _ = self.decoder.decode(labels.cpu().numpy(), **frame)
+            losses['acc_pose'] = self.pck_accuracy(
+                pred_px, gt_px, (visibility > 0).cpu().numpy(),
+                self.decoder.input_size, coords.device)
+        return losses
 
     @staticmethod
     def pck_accuracy(pred_px: np.ndarray, gt_px: np.ndarray,

@@ -165,32 +165,11 @@ class KPBBoxHead(KPBaseHead):
         coords, logits = self.forward(feats, input_bboxes)
         return self.decode((coords, logits, input_bboxes))
 
-    def loss(self,
-             feats: Tuple[Tensor],
-             batch_data_samples: OptSampleList,
-             train_cfg: ConfigType = {}) -> dict:
-        """Box-frame coordinate losses, visibility loss and ``acc_pose``."""
+    def forward_for_loss(self, feats: Tuple[Tensor],
+                         batch_data_samples: SampleList
+                         ) -> Tuple[Tensor, Tensor, Tensor]:
+        """The training forward with the codec's boxes (``input_bboxes``);
+        :meth:`KPBaseHead.loss` computes the losses and ``acc_pose``."""
         input_bboxes = self.gather_labels(batch_data_samples, 'input_bboxes')
         coords, visibility_logits = self.forward(feats, input_bboxes)
-        labels = self.gather_labels(batch_data_samples, 'keypoint_labels')
-        weights = self.gather_labels(batch_data_samples, 'keypoint_weights')
-        visibility = self.gather_labels(batch_data_samples,
-                                        'keypoint_visibility')
-        areas = None
-        if any(getattr(m, 'requires_area', False) for m in self.coord_losses):
-            areas = self.gather_labels(batch_data_samples, 'areas',
-                                       'needed by the OKS loss')
-        losses = self.coordinate_losses(self.coord_losses, coords, labels,
-                                        weights, areas)
-        for loss in self.visibility_losses:
-            losses[loss.loss_name] = loss(visibility_logits, visibility)
-
-        boxes_np = input_bboxes.cpu().numpy()
-        pred_px, _ = self.decoder.decode(coords.detach().cpu().numpy(),
-                                         input_bboxes=boxes_np)
-        gt_px, _ = self.decoder.decode(labels.cpu().numpy(),
-                                       input_bboxes=boxes_np)
-        losses['acc_pose'] = self.pck_accuracy(
-            pred_px, gt_px, (visibility > 0).cpu().numpy(),
-            self.decoder.input_size, coords.device)
-        return losses
+        return coords, visibility_logits, input_bboxes

@@ -170,7 +170,7 @@ class KPGridHead(KPBaseHead):
         self.coord_losses = self.build_losses(coord_loss)
         self.check_loss_names(self.presence_losses, self.offset_losses,
                               self.coord_losses)
-        norms = {getattr(loss, 'normalization', None)
+        norms = {loss.normalization
                  for loss in self.presence_losses}
         if len(self.presence_losses) == 0 or None in norms or len(norms) > 1:
             raise ValueError(
@@ -354,7 +354,7 @@ class KPGridHead(KPBaseHead):
 
         if len(self.coord_losses):
             areas = None
-            if any(getattr(x, 'requires_area', False)
+            if any(x.requires_area
                    for x in self.coord_losses):
                 areas = self.gather_labels(batch_data_samples, 'areas',
                                            'needed by the OKS loss')

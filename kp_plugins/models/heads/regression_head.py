@@ -86,30 +86,3 @@ class KPRegressionHead(KPBaseHead):
             preds_flip = self.decode(self.forward(feats[1]))
             return self.merge_flipped(preds, preds_flip, batch_data_samples)
         return self.decode(self.forward(feats))
-
-    def loss(self,
-             feats: Tuple[Tensor],
-             batch_data_samples: OptSampleList,
-             train_cfg: ConfigType = {}) -> dict:
-        """Coordinate losses, visibility loss and ``acc_pose``."""
-        coords, visibility_logits = self.forward(feats)
-        labels = self.gather_labels(batch_data_samples, 'keypoint_labels')
-        weights = self.gather_labels(batch_data_samples, 'keypoint_weights')
-        visibility = self.gather_labels(batch_data_samples,
-                                        'keypoint_visibility')
-        areas = None
-        if any(getattr(m, 'requires_area', False) for m in self.coord_losses):
-            areas = self.gather_labels(batch_data_samples, 'areas',
-                                       'needed by the OKS loss')
-        losses = self.coordinate_losses(self.coord_losses, coords, labels,
-                                        weights, areas)
-        for loss in self.visibility_losses:
-            losses[loss.loss_name] = loss(visibility_logits, visibility)
-
-        if self.decoder is not None:
-            pred_px, _ = self.decoder.decode(coords.detach().cpu().numpy())
-            gt_px, _ = self.decoder.decode(labels.cpu().numpy())
-            losses['acc_pose'] = self.pck_accuracy(
-                pred_px, gt_px, (visibility > 0).cpu().numpy(),
-                self.decoder.input_size, coords.device)
-        return losses

@@ -3,13 +3,14 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 from mmpose.registry import MODELS
-from torch import Tensor, nn
+from torch import Tensor
 
+from .base_loss import KPBaseLoss
 from .utils import check_weights, keypoint_weighted_mean, mask_invalid
 
 
 @MODELS.register_module()
-class KPBCELoss(nn.Module):
+class KPBCELoss(KPBaseLoss):
     """Binary cross-entropy on logits for keypoint presence / visibility.
 
     Uses ``binary_cross_entropy_with_logits`` (log-sum-exp form, stable for
@@ -26,19 +27,16 @@ class KPBCELoss(nn.Module):
         loss_name: key of this loss in the head's loss dict / log.
     """
 
-    requires_area = False
     # a head trained with it scores a location by the sigmoid of its logit
     normalization = 'sigmoid'
 
     def __init__(self, pos_weight: Optional[float] = None,
                  loss_weight: float = 1.0,
                  loss_name: str = 'loss_bce') -> None:
-        super().__init__()
         if pos_weight is not None and not pos_weight > 0:
             raise ValueError(f'pos_weight must be > 0, got {pos_weight}')
+        super().__init__(loss_weight, loss_name)
         self.pos_weight = pos_weight
-        self.loss_weight = loss_weight
-        self.loss_name = loss_name
 
     def forward(self, logits: Tensor, target: Tensor,
                 target_weights: Optional[Tensor] = None) -> Tensor:

@@ -1,7 +1,7 @@
 from mmpose.registry import MODELS
 from torch import Tensor
 
-from .utils import CoordinateLoss
+from .base_loss import CoordinateLoss
 
 
 @MODELS.register_module()

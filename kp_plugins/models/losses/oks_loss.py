@@ -2,13 +2,15 @@ from typing import Optional, Sequence, Union
 
 import torch
 from mmpose.registry import MODELS
-from torch import Tensor, nn
+from torch import Tensor
 
 from kp_plugins.utils.oks import instance_oks, load_sigmas
 
+from .base_loss import KPBaseLoss
+
 
 @MODELS.register_module()
-class KPOKSLoss(nn.Module):
+class KPOKSLoss(KPBaseLoss):
     """COCO object keypoint similarity as a loss.
 
     Per instance, ``OKS = mean over labelled k of exp(-d_k^2 / (2 * area *
@@ -43,17 +45,15 @@ class KPOKSLoss(nn.Module):
                  metainfo: Union[str, dict, None] = None,
                  reduction: str = 'mean', loss_weight: float = 1.0,
                  loss_name: str = 'loss_oks', eps: float = 1e-8) -> None:
-        super().__init__()
         if mode not in self._modes:
             raise ValueError(f'KPOKSLoss mode must be one of {self._modes}, '
                              f'got {mode!r}')
         if reduction not in ('mean', 'sum', 'none'):
             raise ValueError("KPOKSLoss reduction must be 'mean', 'sum' or "
                              f"'none', got {reduction!r}")
+        super().__init__(loss_weight, loss_name)
         self.mode = mode
         self.reduction = reduction
-        self.loss_weight = loss_weight
-        self.loss_name = loss_name
         self.eps = eps
         self.register_buffer(
             'sigmas',

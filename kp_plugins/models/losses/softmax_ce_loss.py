@@ -2,13 +2,14 @@ from typing import Optional
 
 import torch
 from mmpose.registry import MODELS
-from torch import Tensor, nn
+from torch import Tensor
 
+from .base_loss import KPBaseLoss
 from .utils import check_weights, keypoint_weighted_mean, mask_invalid
 
 
 @MODELS.register_module()
-class KPSoftmaxCELoss(nn.Module):
+class KPSoftmaxCELoss(KPBaseLoss):
     """Cross-entropy of a softmax over the locations of each keypoint (e.g.
     the cells of a grid) against a soft target distribution.
 
@@ -27,14 +28,11 @@ class KPSoftmaxCELoss(nn.Module):
         loss_name: key of this loss in the head's loss dict / log.
     """
 
-    requires_area = False
     normalization = 'softmax'
 
     def __init__(self, loss_weight: float = 1.0,
                  loss_name: str = 'loss_softmax_ce') -> None:
-        super().__init__()
-        self.loss_weight = loss_weight
-        self.loss_name = loss_name
+        super().__init__(loss_weight, loss_name)
 
     def forward(self, logits: Tensor, target: Tensor,
                 target_weights: Optional[Tensor] = None) -> Tensor:
