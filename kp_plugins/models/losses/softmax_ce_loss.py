@@ -18,8 +18,9 @@ class KPSoftmaxCELoss(KPBaseLoss):
     ``loss = -sum_g t_g * log_softmax(logits)_g``. Unlike ``KPBCELoss`` the
     locations compete, which trains the argmax directly; a keypoint whose
     target is all zero (unlabelled, outside the input) or whose weight is 0
-    is left out of the mean. A head trained with it scores a keypoint by the
-    softmax probability of its best location (``normalization``).
+    is left out of the mean. A head trained with it scores a keypoint from
+    the softmax (``normalization``; ``KPGridLabel``: the mass of the cells
+    around the best one).
 
     Symbols: ``B`` instances, ``K`` keypoints, ``G`` locations.
 
