@@ -1,0 +1,145 @@
+"""configs/yolo_effl0_320.py (approach 5 on EfficientNet-Lite0: YOLOX-Pose
+with kp_plugins' KPOKSLoss / KPBCELoss, bottom-up): builds without downloads
+and keeps the backbone's ImageNet weights through ``init_weights``; trains a
+few iterations through tools/train.py and is scored by tools/test.py (COCO AP
+on whole images) on the real COCO subset and on generated synthetic people;
+MMPoseInferencer runs it as a bottom-up model, with no detector."""
+import glob
+import os.path as osp
+
+import numpy as np
+import torch
+
+from conftest import REPO_ROOT
+from helpers import run_tool, shared_coco_options, tool
+
+CONFIG = osp.join(REPO_ROOT, 'configs', 'yolo_effl0_320.py')
+
+#: tools/train.py options of a tiny run: 2 iterations of batch 4, one
+#: epoch, in the mosaic stage (YOLOXPoseModeSwitchHook switches the pipeline
+#: when epoch + 1 == max_epochs - num_last_epochs, never for 1 epoch).
+TINY = ['train_dataloader.batch_size=4', 'train_cfg.max_epochs=1', 'train_cfg.val_interval=100',
+        'default_hooks.logger.interval=1', 'default_hooks.checkpoint.interval=1']
+
+#: The config on KPSyntheticPoseDataset (configs/_base_/datasets/
+#: synthetic_people.py's datasets, bottom-up, tiny): no ../shared needed.
+SYNTHETIC = '''
+_base_ = ['{base}']
+_synthetic = dict(type='KPSyntheticPoseDataset', img_size=(160, 160), seed=0,
+                  data_mode='bottomup')
+train_dataloader = dict(num_workers=0, persistent_workers=False, dataset=dict(
+    _delete_=True, split='train', num_images=8, pipeline=_base_.train_pipeline_stage1,
+    **_synthetic))
+val_dataloader = dict(num_workers=0, persistent_workers=False, dataset=dict(
+    _delete_=True, split='val', num_images=3, test_mode=True, pipeline=_base_.val_pipeline,
+    **_synthetic))
+test_dataloader = val_dataloader
+val_evaluator = dict(ann_file=None)  # the val split's own annotations
+test_evaluator = val_evaluator
+'''
+
+
+def build(config: str = CONFIG):
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmpose.registry import MODELS
+
+    import kp_plugins  # noqa: F401
+    cfg = Config.fromfile(config)
+    init_default_scope('mmpose')
+    return cfg, MODELS.build(cfg.model)
+
+
+def test_config_builds_bottom_up_with_kp_losses_and_no_download():
+    cfg, model = build()
+    assert '://' not in cfg.pretty_text and 'Pretrained' not in cfg.pretty_text
+    assert cfg.data_mode == 'bottomup'
+    assert cfg.train_dataloader.dataset.data_mode == 'bottomup'
+    assert cfg.test_dataloader.dataset.data_mode == 'bottomup'
+    assert cfg.model.init_cfg is None  # a model-level Kaiming would hit the backbone
+    assert type(model).__name__ == 'BottomupPoseEstimator'
+    assert type(model.backbone).__name__ == 'KPEfficientNetLite'
+    assert type(model.neck).__name__ == 'YOLOXPAFPN'
+    assert type(model.head).__name__ == 'YOLOXPoseHead'
+    assert type(model.head.loss_oks).__name__ == 'KPOKSLoss'
+    assert type(model.head.loss_vis).__name__ == 'KPBCELoss'
+    # the EfficientNet-Lite normalization, not YOLOX's raw pixels
+    assert model.data_preprocessor.mean.flatten().tolist() == [127.0] * 3
+    assert model.data_preprocessor.std.flatten().tolist() == [128.0] * 3
+
+
+def test_backbone_levels_feed_the_neck_and_keep_imagenet_weights():
+    from kp_plugins.models.backbones.efficientnet_lite import (
+        convert_package_state_dict,
+        pretrained_weights_path,
+    )
+    _, model = build()
+    model.init_weights()  # as the runner does
+    ref = convert_package_state_dict(
+        torch.load(pretrained_weights_path('lite0'), map_location='cpu'), 'lite0')
+    for name, value in model.backbone.state_dict().items():
+        if name in ref:
+            torch.testing.assert_close(value, ref[name], msg=name)
+    model.eval()
+    with torch.no_grad():
+        feats = model.backbone(torch.zeros(1, 3, 320, 320))
+        assert [tuple(f.shape[1:]) for f in feats] == [(40, 40, 40), (112, 20, 20),
+                                                       (320, 10, 10)]
+        assert [f.shape[1] for f in feats] == list(model.neck.in_channels)
+        outs = model.neck(feats)
+        assert [tuple(f.shape[1:]) for f in outs] == [(64, 40, 40), (64, 20, 20),
+                                                      (64, 10, 10)]
+        cls_scores = model.head.forward(outs)[0]
+        assert [tuple(s.shape[2:]) for s in cls_scores] == [(40, 40), (20, 20), (10, 10)]
+
+
+def train_and_test(cfg: str, tmp_path, opts, env=None) -> str:
+    work = tmp_path / 'work'
+    res = run_tool([tool('train.py'), cfg, '--work-dir', str(work), '--no-validate',
+                    '--cfg-options', *TINY, *opts], env=env)
+    assert res.returncode == 0, res.stdout[-5000:]
+    assert 'loss_kpt' in res.stdout and 'loss_vis' in res.stdout, res.stdout[-3000:]
+    assert 'Epoch(train) [1][2/2]' in res.stdout, res.stdout[-3000:]
+    assert 'New Pipeline' not in res.stdout  # the mosaic pipeline trained
+    ckpt = osp.join(work, 'epoch_1.pth')
+    assert osp.isfile(ckpt), glob.glob(str(work / '*'))
+    res = run_tool([tool('test.py'), cfg, ckpt, '--work-dir', str(tmp_path / 'test')]
+                   + (['--cfg-options', *opts] if opts else []), env=env)
+    assert res.returncode == 0, res.stdout[-5000:]
+    assert 'coco/AP: ' in res.stdout, res.stdout[-3000:]
+    return res.stdout
+
+
+def test_trains_and_tests_on_the_real_coco_subset(tmp_path, coco_trainval):
+    opts = shared_coco_options(coco_trainval) + [
+        'train_dataloader.dataset.indices=8', 'val_dataloader.dataset.indices=4',
+        'test_dataloader.dataset.indices=4']
+    train_and_test(CONFIG, tmp_path, opts)
+
+
+def test_trains_and_tests_on_synthetic_people(tmp_path):
+    cfg = tmp_path / 'yolo_effl0_synthetic.py'
+    cfg.write_text(SYNTHETIC.format(base=CONFIG))
+    env = {'KP_PLUGINS_CACHE': str(tmp_path / 'cache')}
+    out = train_and_test(str(cfg), tmp_path, [], env=env)
+    assert f'loaded the annotation file from {tmp_path / "cache"}' in out
+
+
+def test_mmpose_inferencer_runs_it_bottom_up_without_a_detector(tmp_path):
+    """MMPoseInferencer reads data_mode='bottomup': no detector is built (nor
+    downloaded); every person of the image comes from the one model."""
+    import cv2
+    from mmpose.apis import MMPoseInferencer
+    from test_inferencer import save_random_checkpoint, small_config
+    cfg_path = small_config(CONFIG, tmp_path)
+    ckpt = str(tmp_path / 'random.pth')
+    meta = save_random_checkpoint(cfg_path, ckpt)
+    image = str(tmp_path / 'image.jpg')
+    cv2.imwrite(image, np.random.RandomState(0).randint(0, 255, (240, 300, 3), np.uint8))
+    inferencer = MMPoseInferencer(pose2d=cfg_path, pose2d_weights=ckpt, device='cpu')
+    # Pose2DInferencer builds a detector (_init_detector) only for top-down
+    assert getattr(inferencer.inferencer, 'detector', None) is None
+    out = next(inferencer(image, return_datasamples=True))
+    pred = out['predictions'][0].pred_instances
+    assert pred.keypoints.shape[1:] == (meta['num_keypoints'], 2)
+    assert pred.keypoint_scores.shape[1:] == (meta['num_keypoints'], )
