@@ -12,15 +12,13 @@
 #   neck      YOLOXPAFPN, 64 channels, one CSP block per stage
 #   head      YOLOXPoseHead, 64 channels, two stacked convs per branch
 #   input     320x320 (training: random 256-384 per batch, mosaic, affine)
-#   schedule  12 epochs, AdamW lr 1e-3 (batch 16), one epoch of quadratic
+#   schedule  7 epochs, AdamW lr 1e-3 (batch 16), one epoch of quadratic
 #             warm-up, cosine; mosaic off and the L1 box loss on for the
 #             last 2 epochs (YOLOXPoseModeSwitchHook, as YOLOX-Pose's last
-#             20 of 300); EMA of the weights.
-# 1.5 GFLOPs (multiply-adds) and 4.6M parameters in use at 320x320. The
-# schedule is meant for about an hour of 2-core CPU training on ~3000 images
-# (a coarse estimate: a few steps timed single-threaded on a busy machine took
-# ~0.2 s per 320x320 image, i.e. ~0.1 s on two free cores; not a measured
-# run); neither the run's time nor its accuracy is measured yet.
+#             20 of 300); EMA of the weights. Sized for about an hour of
+#             2-core CPU training on the benchmark's ~2,900 images (README,
+#             "YOLO-style on EfficientNet-Lite0", for the measured run).
+# 1.5 GFLOPs (multiply-adds) and 4.6M parameters in use at 320x320.
 # Evaluated like yolo_s.py: CocoMetric on whole images, no ground-truth boxes
 # (configs/_base_/datasets/coco_topdown.py's metric, score_mode='bbox_keypoint',
 # OKS-NMS). Change the length with max_epochs below (the schedule and the
@@ -30,7 +28,7 @@ _base_ = ['./yolo_s.py']
 data_mode = 'bottomup'
 
 # ---------------------------------------------------------------- schedule
-max_epochs = 12
+max_epochs = 7
 # YOLOXPoseModeSwitchHook turns mosaic / affine jitter off at the start of
 # epoch max_epochs - num_last_epochs (1-based), i.e. for the last 2 epochs.
 num_last_epochs = 1

@@ -35,12 +35,15 @@ class Approach(NamedTuple):
         description: one line for the benchmark table.
         configs: protocol name (``128x96``, ``256x192``) -> top-down config
             on EfficientNet-Lite0 (trained by the benchmark, checked by
-            ``test_effl0_approach_configs.py``); empty for YOLO.
+            ``test_effl0_approach_configs.py``); a bottom-up entry's one
+            whole-image config under every protocol; empty for YOLO.
         r50_config: the same head on ResNet-50 256x192 (the benchmark's
             speed table, ``tools/benchmark_heads.py``; for a kp_plugins head
             also the config tests), or ``None``.
-        kind: ``topdown`` (MMPose Runner via tools/train.py) or ``yolo``
-            (Ultralytics' trainer via tools/train_yolo.py).
+        kind: ``topdown`` (MMPose Runner via tools/train.py), ``bottomup``
+            (the same, whole images and the config's own schedule:
+            :mod:`kp_plugins.benchmark.bottomup`) or ``yolo`` (Ultralytics'
+            trainer via tools/train_yolo.py).
         head: the registered head type its configs use (``None`` for YOLO).
         codec: the registered codec type its configs use.
         source: where head and codec come from: ``kp_plugins`` (ours: the
@@ -100,6 +103,10 @@ APPROACHES: List[Approach] = [
              effl0_configs('simcc', BENCHMARK_CONFIGS),
              MMPOSE_RES50 + 'simcc/coco/simcc_res50_8xb64-210e_coco-256x192.py',
              head='SimCCHead', codec='SimCCLabel', source='mmpose'),
+    Approach('YOLOXPoseHead', 'yolo',
+             'MMPose YOLOX-Pose on EfficientNet-Lite0 (ImageNet), bottom-up 320x320, own schedule',
+             {p: _config('yolo_effl0_320.py') for p in PROTOCOLS}, None, kind='bottomup',
+             head='YOLOXPoseHead', codec='YOLOXPoseAnnotationProcessor', source='mmpose'),
     Approach('YOLO', 'yolo', 'Ultralytics yolo11n-pose, bottom-up, own trainer (from scratch)',
              {}, None, kind='yolo', source='ultralytics'),
 ]

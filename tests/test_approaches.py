@@ -52,9 +52,9 @@ def test_the_list_is_the_benchmark_entries():
     assert select_entries() == APPROACHES
     assert len(set(n.lower() for n in approach_names())) == len(APPROACHES)
     for a in APPROACHES:
-        assert a.kind in ('topdown', 'yolo') and a.source in ('kp_plugins', 'mmpose',
-                                                               'ultralytics')
-        if a.kind == 'topdown':
+        assert a.kind in ('topdown', 'bottomup', 'yolo') and a.source in (
+            'kp_plugins', 'mmpose', 'ultralytics')
+        if a.kind in ('topdown', 'bottomup'):
             assert set(a.configs) == set(PROTOCOLS) and a.head and a.codec
         for config in (*a.configs.values(), a.r50_config, *a.extra_configs):
             assert config is None or config.startswith('mmpose::') or osp.isfile(config)

@@ -42,7 +42,7 @@ def estimate(settings: 'Settings', iters: int, stream=None) -> List[dict]:
     probe.epochs = 1
     probe.log_interval = 1
     probe.train_subset = estimate_subset(p, iters)
-    entries = [e for e in settings.entries if e.kind != 'yolo']
+    entries = [e for e in settings.entries if e.kind == 'topdown']
     tasks = [(e.name, 'estimate', e.name) for e in entries]
     progress = Progress(tasks, **({'stream': stream} if stream else {}))
     rows = []

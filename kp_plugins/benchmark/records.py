@@ -84,16 +84,24 @@ def val_curve(val_records: List[dict]) -> List[dict]:
 
 
 def training_record(entry_name: str, out: str, cmd: List[str], proc: dict, log: str,
-                    protocol: Protocol, fingerprint: str) -> dict:
+                    protocol: Protocol, fingerprint: str, epochs: Optional[int] = None,
+                    batch_size: Optional[int] = None,
+                    sizes: Optional[List[int]] = None) -> dict:
     """The ``accuracy.json`` record of one training: its status, final
     metrics, curves and throughput, read from the MMEngine work dir
     ``out`` and the process result ``proc`` of
-    :func:`~kp_plugins.benchmark.training.run_logged`."""
+    :func:`~kp_plugins.benchmark.training.run_logged`.
+
+    ``epochs``, ``batch_size`` and ``sizes`` (training instances per source)
+    default to the protocol's; a bottom-up entry passes its own schedule and
+    image counts."""
+    epochs = epochs or protocol.epochs
+    batch_size = batch_size or protocol.batch_size
     train_records, val_records = read_scalars(out)
-    metrics = final_metrics(val_records, protocol.epochs)
+    metrics = final_metrics(val_records, epochs)
     s_iter = iteration_time(train_records)
-    sizes = train_sizes(protocol)
-    iters_per_epoch = int(math.ceil(sum(sizes) / float(protocol.batch_size)))
+    sizes = sizes or train_sizes(protocol)
+    iters_per_epoch = int(math.ceil(sum(sizes) / float(batch_size)))
     status = 'done' if proc['returncode'] == 0 and metrics else 'failed'
     return dict(
         entry=entry_name, status=status, fingerprint=fingerprint, seed=protocol.seed,
@@ -105,5 +113,6 @@ def training_record(entry_name: str, out: str, cmd: List[str], proc: dict, log: 
         loss_curve=loss_curve(train_records, iters_per_epoch),
         train_instances=sizes, iters_per_epoch=iters_per_epoch,
         s_per_iter=s_iter,
-        samples_per_s=protocol.batch_size / s_iter if s_iter else None,
+        samples_per_s=batch_size / s_iter if s_iter else None, epochs=epochs,
+        batch_size=batch_size,
         peak_rss_mb=proc['peak_rss_mb'], train_wall_s=proc['wall_s'])

@@ -12,6 +12,7 @@ import os.path as osp
 import time
 from typing import TYPE_CHECKING, Dict, List, Sequence
 
+from .entries import REPO_ROOT
 from .protocol import train_sizes
 from .records import save_json
 from .rows import seed_rows, table_rows
@@ -271,6 +272,20 @@ def write_report(settings: 'Settings', results: Dict[str, dict], r50: Dict[str, 
                      'size (all persons), the others one person crop each; its AP is '
                      'MMPose CocoMetric on its own detections, PCK/EPE do not apply; its '
                      'val-per-epoch curve is Ultralytics\' own mAP50-95(P)')
+    for e in settings.entries:
+        if e.kind != 'bottomup':
+            continue
+        acc = (results.get(e.name) or {}).get('accuracy') or {}
+        own = next((r for r in acc.get('per_seed') or [acc] if r and r.get('epochs')), {})
+        notes.append(f'{e.name} is bottom-up ({osp.relpath(e.configs[p.name], REPO_ROOT)}): '
+                     'the same training and val images and CocoMetric, whole images in and '
+                     'no ground-truth boxes (its AP includes finding the persons; PCK/EPE '
+                     'do not apply); its own schedule'
+                     + (f' ({own["epochs"]} epochs, batch {own["batch_size"]}, the '
+                        'optimizer and learning-rate schedule of its config)'
+                        if own.get('epochs') else ' (its config\'s epochs, batch, optimizer)')
+                     + '; training throughput counts images; latency is one whole image '
+                     '(forward + decode + NMS, trained weights when there are any)')
     write_markdown(osp.join(w, 'results.md'), settings.title, header, protocol_rows,
                    r50_rows, notes)
     write_csv(osp.join(w, 'results.csv'),

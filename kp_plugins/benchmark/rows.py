@@ -88,7 +88,9 @@ def table_rows(settings: 'Settings', results: Dict[str, dict], r50: Dict[str, di
             row['input'] = f'{settings.yolo_imgsz}x{settings.yolo_imgsz} image'
             if settings.multi_seed:
                 row['seeds'] = str(protocol.seed)
-        elif 'per_seed' in acc:
+        elif entry.kind == 'bottomup':
+            row['input'] = (speed or {}).get('input') or 'whole image'
+        if entry.kind != 'yolo' and 'per_seed' in acc:
             row['seeds'] = ' '.join(str(x) for x in acc['seeds_done']) or '–'
             std = acc.get('metrics_std') or {}
             row.update(coco_ap_std=std.get('coco/AP'), coco_ap50_std=std.get('coco/AP .5'),
@@ -97,7 +99,7 @@ def table_rows(settings: 'Settings', results: Dict[str, dict], r50: Dict[str, di
         protocol_rows.append(row)
     floor = floor_row(f'protocol {protocol.name}', 'EfficientNet-Lite0',
                       [(results.get(e.name) or {}).get('speed') for e in settings.entries
-                       if e.kind != 'yolo'], big)
+                       if e.kind == 'topdown'], big)
     if floor:
         protocol_rows.append(floor)
     for entry in settings.entries:
@@ -126,7 +128,8 @@ def seed_rows(settings: 'Settings', results: Dict[str, dict]) -> List[dict]:
             m = rec.get('metrics') or {}
             rows.append(dict(
                 section=f'protocol {protocol.name}, one seed', entry=entry.name,
-                approach=entry.approach, backbone='EfficientNet-Lite0', input=protocol.name,
+                approach=entry.approach, backbone='EfficientNet-Lite0',
+                input=protocol.name if entry.kind == 'topdown' else 'whole image',
                 seeds=str(seed), status=rec.get('status', 'missing'),
                 s_per_iter=rec.get('s_per_iter'),
                 train_samples_per_s=rec.get('samples_per_s'),

@@ -21,7 +21,8 @@ checkpoint (tools/train.py --resume).
 This module holds :class:`Settings` and :class:`Benchmark` (tasks, training,
 speed); the other jobs of a run live beside it: ``records`` (cached files,
 config digest), ``seeds`` (``--seeds`` aggregation), ``yolo_entry`` (the YOLO
-entry), ``rows`` and ``report`` (the tables, CSV and plots), ``estimate``
+entry), ``bottomup`` (bottom-up MMPose entries: their config and speed),
+``rows`` and ``report`` (the tables, CSV and plots), ``estimate``
 (``--estimate``).
 """
 import dataclasses
@@ -202,7 +203,8 @@ class Benchmark:
                     for seed in seeds]
                 acc = aggregate_seeds(per_seed, seeds) if self.settings.multi_seed else per_seed[0]
                 speed = self.speed(f'speed:{entry.name}', entry.configs[self.protocol.name],
-                                   osp.join(self.entry_dir(entry), 'speed.json'))
+                                   osp.join(self.entry_dir(entry), 'speed.json'),
+                                   entry.kind, self.trained_weights(entry, seeds[0]))
             results[entry.name] = dict(accuracy=acc, speed=speed)
         r50 = {}
         if self.settings.r50:
@@ -255,14 +257,22 @@ class Benchmark:
             cached = None
         self.progress.begin(key, 'resuming from the last checkpoint' if resume else 'starting',
                             resumed=resume)
-        config = generated_config(entry.configs[protocol.name], protocol, out)
+        config = generated_config(entry.configs[protocol.name], protocol, out, entry.kind)
         save_json(osp.join(out, 'protocol.json'), dict(fingerprint=fingerprint))
         cmd = train_command(config, out, resume=resume)
         log = osp.join(out, 'train.log')
-        tracker = TrainProgress(protocol.epochs)
+        own = {}  # a bottom-up entry's own schedule and image counts
+        if entry.kind == 'bottomup':
+            from mmengine.config import Config
+
+            from .bottomup import bottomup_schedule, train_images
+            own = dict(bottomup_schedule(Config.fromfile(config), protocol),
+                       sizes=train_images(protocol))
+        tracker = TrainProgress(own.get('epochs', protocol.epochs))
         proc = run_logged(cmd, log, env=child_env(self.settings.threads),
                           on_line=self._follow(tracker))
-        result = training_record(entry.name, out, cmd, proc, log, protocol, fingerprint)
+        result = training_record(entry.name, out, cmd, proc, log, protocol, fingerprint,
+                                 **own)
         previous_rss = (cached or {}).get('peak_rss_mb') or 0
         if resume:
             result['peak_rss_mb'] = max(result['peak_rss_mb'] or 0, previous_rss)
@@ -273,9 +283,24 @@ class Benchmark:
         return result
 
     # ------------------------------------------------------------ speed
-    def speed(self, key: str, config: str, path: str) -> Optional[dict]:
+    def trained_weights(self, entry: Entry, seed: int) -> Optional[str]:
+        """The last checkpoint of a bottom-up ``entry``'s training with
+        ``seed`` (its latency includes an NMS whose load depends on the
+        weights), ``None`` for top-down entries or when there is none."""
+        if entry.kind != 'bottomup':
+            return None
+        marker = osp.join(self.train_dir(entry, seed), 'last_checkpoint')
+        if not has_checkpoint(self.train_dir(entry, seed)):
+            return None
+        with open(marker) as f:
+            return f.read().strip()
+
+    def speed(self, key: str, config: str, path: str, kind: str = 'topdown',
+              weights: Optional[str] = None) -> Optional[dict]:
         cached = load_json(path)
         measured_under = dict(self.settings.speed_key(), config=config_digest(config))
+        if weights:  # measured again when the weights change
+            measured_under['weights'] = f'{weights}@{os.path.getmtime(weights):.0f}'
         if cached and cached.get('settings') == measured_under:
             self.progress.finish(key, cached=True)
             return cached
@@ -283,8 +308,13 @@ class Benchmark:
         from .speed import load_pose_config, speed_and_size
         try:
             cfg = load_pose_config(config)
-            result = speed_and_size(cfg, self.settings.batch_sizes, self.settings.warmup,
-                                    self.settings.repeats)
+            if kind == 'bottomup':
+                from .bottomup import speed_and_size as bottomup_speed
+                result = bottomup_speed(cfg, self.settings.batch_sizes, self.settings.warmup,
+                                        self.settings.repeats, checkpoint=weights)
+            else:
+                result = speed_and_size(cfg, self.settings.batch_sizes, self.settings.warmup,
+                                        self.settings.repeats)
         except Exception as exc:  # noqa: BLE001  (one broken entry must not stop the run)
             self.progress.finish(key, f'FAILED: {type(exc).__name__}: {exc}')
             return dict(error=traceback.format_exc(), settings=None)

@@ -63,16 +63,21 @@ def child_env(threads: int) -> dict:
                 PYTHONUNBUFFERED='1')
 
 
-def generated_config(config: str, protocol: 'Protocol', out_dir: str) -> str:
+def generated_config(config: str, protocol: 'Protocol', out_dir: str,
+                     kind: str = 'topdown') -> str:
     """Write ``config`` with the benchmark protocol applied
-    (:func:`~kp_plugins.benchmark.protocol.apply_protocol`) to
+    (:func:`~kp_plugins.benchmark.protocol.apply_protocol`, or for
+    ``kind='bottomup'``
+    :func:`~kp_plugins.benchmark.bottomup.apply_bottomup_protocol`) to
     ``out_dir/config.py`` and return that path."""
     from mmengine.config import Config
 
     from kp_plugins.engine.launch import resolve_config_path
 
+    from .bottomup import apply_bottomup_protocol
     from .protocol import apply_protocol
-    cfg = apply_protocol(Config.fromfile(resolve_config_path(config)), protocol)
+    apply = apply_bottomup_protocol if kind == 'bottomup' else apply_protocol
+    cfg = apply(Config.fromfile(resolve_config_path(config)), protocol)
     path = osp.join(out_dir, 'config.py')
     os.makedirs(out_dir, exist_ok=True)
     cfg.dump(path)
