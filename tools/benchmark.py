@@ -12,9 +12,12 @@ tools/train.py on the same protocol: ImageNet-pretrained EfficientNet-Lite0,
 top-down 128x96 (or 256x192), coco_trainval train + lspet_subset, Adam 1e-3
 with a x0.1 step at 80% of the epochs, batch 64, one seed; validation after
 every epoch on coco_trainval val with ground-truth boxes by CocoMetric (AP/AR),
-PCKAccuracy (0.2, bbox) and EPE. The YOLO entry (yolo11n-pose, Ultralytics'
-own trainer, tools/train_yolo.py + tools/test_yolo.py) joins when those tools
-and Ultralytics are present. Then every entry's size, FLOPs and CPU latency
+PCKAccuracy (0.2, bbox) and EPE. The bottom-up YOLOXPoseHead entry
+(configs/yolo_effl0_320.py: YOLOX-Pose on the same pretrained backbone) trains
+on the same images as whole images with its config's own schedule and is
+scored by the same CocoMetric without ground-truth boxes. The YOLO entry
+(yolo11n-pose, Ultralytics' own trainer, tools/train_yolo.py +
+tools/test_yolo.py) joins when those tools and Ultralytics are present. Then every entry's size, FLOPs and CPU latency
 (forward + decode at batch 1 and 32) is measured, also on ResNet-50 256x192.
 
 Writes to the work dir (default work_dirs/benchmark_<protocol>[_quick]):
@@ -28,7 +31,8 @@ batches); minutes, not hours; numbers mean nothing.
 --seeds 0 1 2: train every top-down entry once per seed; the table shows the
 mean ± sample standard deviation over the seeds, results.csv also each seed.
 --estimate N: time N iterations of each top-down entry at the real protocol
-and print the projected duration of the full run (estimate.md).
+and print the projected duration of the full run (estimate.md; bottom-up and
+YOLO entries are left out).
 """
 import argparse
 import os
