@@ -14,11 +14,12 @@ with a x0.1 step at 80% of the epochs, batch 64, one seed; validation after
 every epoch on coco_trainval val with ground-truth boxes by CocoMetric (AP/AR),
 PCKAccuracy (0.2, bbox) and EPE. The bottom-up YOLOXPoseHead entry
 (configs/yolo_effl0_320.py: YOLOX-Pose on the same pretrained backbone) trains
-on the same images as whole images with its config's own schedule and is
-scored by the same CocoMetric without ground-truth boxes. The YOLO entry
+on the same images as whole images with its config's own schedule and is scored
+by the same CocoMetric without ground-truth boxes. The YOLO entry
 (yolo11n-pose, Ultralytics' own trainer, tools/train_yolo.py +
-tools/test_yolo.py) joins when those tools and Ultralytics are present. Then every entry's size, FLOPs and CPU latency
-(forward + decode at batch 1 and 32) is measured, also on ResNet-50 256x192.
+tools/test_yolo.py) joins when those tools and Ultralytics are present. Then
+every entry's size, FLOPs and CPU latency (forward + decode at batch 1 and 32)
+is measured, also on ResNet-50 256x192.
 
 Writes to the work dir (default work_dirs/benchmark_<protocol>[_quick]):
 results.md, results.csv, ap_vs_latency.png, loss_curves.png,

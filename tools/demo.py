@@ -1,4 +1,4 @@
-"""Draw the poses a top-down model predicts on images, folders or videos.
+"""Draw the poses a pose model predicts on images, folders or videos.
 
     # persons from an MMDet detector
     python tools/demo.py configs/bbox_r50.py bbox_r50.pth photo.jpg photos/ clip.mp4 \\
@@ -11,13 +11,17 @@
     python tools/demo.py CONFIG CKPT photo.jpg --out-dir out --det whole-image
     # an exported ONNX model (tools/export_onnx.py) run by onnxruntime
     python tools/demo.py CONFIG model.onnx photos/ --out-dir out --backend onnxruntime
+    # a bottom-up model finds the persons itself: no detector, no boxes
+    python tools/demo.py configs/yolo_effl0_320.py yolo_effl0.pth photos/ --out-dir out
 
 The pose model is any top-down config + checkpoint, kp_plugins' or MMPose's
-(mmpose.apis.init_model + inference_topdown); skeletons are drawn by MMPose's
-PoseLocalVisualizer. For each image the demo writes <name>.png (drawn) and
-<name>.json (per person: bbox [x1, y1, x2, y2], bbox_score, keypoints K x [x, y]
-in image pixels, keypoint_scores); for a video, <name>.mp4 and one <name>.json
-with the persons of every frame. Runs on CPU (the default without CUDA).
+(mmpose.apis.init_model + inference_topdown), or a bottom-up one
+(inference_bottomup; --bbox-thr then filters its persons by their score);
+skeletons are drawn by MMPose's PoseLocalVisualizer. For each image the demo
+writes <name>.png (drawn) and <name>.json (per person: bbox [x1, y1, x2, y2],
+bbox_score, keypoints K x [x, y] in image pixels, keypoint_scores); for a
+video, <name>.mp4 and one <name>.json with the persons of every frame. Runs on
+CPU (the default without CUDA).
 
 --bbox-file takes a COCO results file (tools/detect_persons.py writes one);
 images are matched to its image_id through --bbox-ann (a COCO file with
@@ -42,7 +46,8 @@ def parse_args() -> argparse.Namespace:
         description='Draw predicted poses on images / videos',
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__.split('\n\n', 1)[1])
-    parser.add_argument('config', help='top-down pose config (kp_plugins or MMPose)')
+    parser.add_argument('config', help='pose config (kp_plugins or MMPose; top-down, or '
+                        'bottom-up such as configs/yolo_effl0_320.py)')
     parser.add_argument('checkpoint', help='pose checkpoint (local file); with --backend '
                         'onnxruntime, the .onnx file')
     parser.add_argument('inputs', nargs='+', help='images, image folders, .txt image lists, videos')
@@ -78,6 +83,8 @@ def parse_args() -> argparse.Namespace:
                      f'of the checkpoint, got {args.checkpoint!r}')
     if args.backend == 'pytorch' and args.checkpoint.endswith('.onnx'):
         parser.error(f'{args.checkpoint!r} is an ONNX file: add --backend onnxruntime')
+    args.det_given = args.det is not None or any(
+        getattr(args, o) for o in ('det_config', 'det_checkpoint', 'ultralytics', 'bbox_file'))
     if args.det is None:
         args.det = ('mmdet' if args.det_config or args.det_checkpoint else
                     'ultralytics' if args.ultralytics else
@@ -209,7 +216,13 @@ class Demo:
     """Pose model + visualizer + box source, applied to images and videos."""
 
     def __init__(self, args) -> None:
-        from kp_plugins.apis import build_pose_visualizer, keypoint_names, load_pose_model
+        from kp_plugins.apis import (
+            PoseModelError,
+            build_pose_visualizer,
+            is_bottomup,
+            keypoint_names,
+            load_pose_model,
+        )
         self.args = args
         if args.backend == 'onnxruntime':
             from kp_plugins.deploy.runtime import OnnxPoseModel
@@ -221,8 +234,15 @@ class Demo:
                       file=sys.stderr)
         else:
             self.model = load_pose_model(args.config, args.checkpoint, args.device,
-                                         args.cfg_options)
-        self.boxes = BoxSource(args)
+                                         args.cfg_options, bottomup_ok=True)
+        self.bottomup = is_bottomup(self.model)
+        if self.bottomup and args.det_given:
+            raise PoseModelError(
+                f'{args.config} is a bottom-up model: it finds the persons itself; drop '
+                '--det / --det-config / --det-checkpoint / --ultralytics / --bbox-file')
+        self.boxes = None if self.bottomup else BoxSource(args)
+        if self.bottomup:
+            args.det = 'bottom-up model'
         self.visualizer = build_pose_visualizer(self.model.dataset_meta, args.radius,
                                                 args.thickness)
         self.header = dict(pose_config=args.config, boxes_from=args.det, backend=args.backend,
@@ -237,8 +257,11 @@ class Demo:
         return poses_sample(image.shape[:2], keypoints, scores, boxes)
 
     def frame(self, image: np.ndarray, path: Optional[str]) -> Tuple[np.ndarray, List[dict]]:
-        from kp_plugins.apis import draw_poses, poses_to_json
-        sample = self.predict(image, self.boxes(image, path))
+        from kp_plugins.apis import draw_poses, poses_to_json, predict_poses_bottomup
+        if self.bottomup:
+            sample = predict_poses_bottomup(self.model, image, self.args.bbox_thr)
+        else:
+            sample = self.predict(image, self.boxes(image, path))
         drawn = draw_poses(self.visualizer, image, sample, self.args.kpt_thr,
                            draw_bbox=not self.args.no_bbox)
         return drawn, poses_to_json(sample)

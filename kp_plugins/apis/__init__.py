@@ -43,10 +43,12 @@ from .pose_inference import (
     PoseModelError,
     build_pose_visualizer,
     draw_poses,
+    is_bottomup,
     load_pose_model,
     poses_sample,
     poses_to_json,
     predict_poses,
+    predict_poses_bottomup,
 )
 
 __all__ = [
@@ -58,5 +60,6 @@ __all__ = [
     'PersonDetectorError', 'UltralyticsPersonDetector', 'build_person_detector',
     'default_device', 'find_person_class', 'ConfigNotFoundError', 'resolve_config_path',
     'select_person_boxes', 'PoseModelError', 'build_pose_visualizer', 'draw_poses',
-    'keypoint_names', 'load_pose_model', 'poses_sample', 'poses_to_json', 'predict_poses'
+    'keypoint_names', 'load_pose_model', 'poses_sample', 'poses_to_json', 'predict_poses',
+    'is_bottomup', 'predict_poses_bottomup'
 ]

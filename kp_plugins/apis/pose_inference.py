@@ -22,9 +22,11 @@ class PoseModelError(ValueError):
 
 
 def load_pose_model(config: str, checkpoint: Optional[str], device: Optional[str] = None,
-                    cfg_options: Optional[dict] = None):
+                    cfg_options: Optional[dict] = None, bottomup_ok: bool = False):
     """``mmpose.apis.init_model`` for a top-down config (ours or MMPose's,
-    path or ``mmpose::...``) and a local checkpoint.
+    path or ``mmpose::...``) and a local checkpoint; with ``bottomup_ok``
+    also a bottom-up one (``BottomupPoseEstimator``, e.g.
+    ``configs/yolo_effl0_320.py``: :func:`predict_poses_bottomup`).
 
     ``model.dataset_meta`` comes from the checkpoint's
     ``meta.dataset_meta`` (what MMEngine's CheckpointHook saves), else
@@ -53,10 +55,13 @@ def load_pose_model(config: str, checkpoint: Optional[str], device: Optional[str
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     model_type = cfg.get('model', {}).get('type')
-    if model_type != 'TopdownPoseEstimator':
+    allowed = ('TopdownPoseEstimator', 'BottomupPoseEstimator') if bottomup_ok else (
+        'TopdownPoseEstimator', )
+    if model_type not in allowed:
         raise PoseModelError(
-            f'{config!r} builds a {model_type!r}; the demo runs top-down pose models '
-            '(TopdownPoseEstimator) on person boxes')
+            f'{config!r} builds a {model_type!r}; this runs '
+            + (' or '.join(allowed) + ' models' if bottomup_ok else
+               'top-down pose models (TopdownPoseEstimator) on person boxes'))
     # init_model drops a pretrained init_cfg only without cfg_options; the
     # checkpoint holds all weights, so never fetch a backbone here.
     if 'init_cfg' in cfg.model.get('backbone', {}):
@@ -96,6 +101,42 @@ def predict_poses(model, image: np.ndarray, boxes: np.ndarray):
         # inference_topdown gives every box score 1; keep the detector's.
         sample.pred_instances.bbox_scores = np.array([score], dtype=np.float32)
     return merge_data_samples(samples)
+
+
+def is_bottomup(model) -> bool:
+    """Whether ``model`` (from :func:`load_pose_model`) finds the persons
+    itself (MMPose's ``BottomupPoseEstimator``)."""
+    return type(model).__name__ == 'BottomupPoseEstimator'
+
+
+def predict_poses_bottomup(model, image: np.ndarray, bbox_thr: float = 0.0):
+    """Poses of the persons a bottom-up model finds (``inference_bottomup``),
+    those with a person score of at least ``bbox_thr``.
+
+    Args:
+        model: a bottom-up pose estimator from :func:`load_pose_model`.
+        image: (H, W, 3) uint8 BGR.
+
+    Returns:
+        PoseDataSample: as :func:`predict_poses` (``bboxes`` and
+        ``bbox_scores`` are the model's own).
+    """
+    from mmpose.apis import inference_bottomup
+
+    sample = inference_bottomup(model, image)[0]
+    pred = sample.pred_instances
+    num = len(pred.keypoints)
+    scores = (np.asarray(pred.bbox_scores, np.float32).reshape(-1) if 'bbox_scores' in pred
+              else np.ones(num, np.float32))
+    if 'bboxes' in pred:
+        bboxes = np.asarray(pred.bboxes, np.float32).reshape(-1, 4)
+    else:  # a model without boxes: the keypoints' extent
+        kpts = np.asarray(pred.keypoints, np.float32).reshape(num, -1, 2)
+        bboxes = np.concatenate([kpts.min(1), kpts.max(1)], -1) if num else np.zeros((0, 4))
+    keep = scores >= bbox_thr
+    return poses_sample(image.shape[:2], np.asarray(pred.keypoints, np.float32)[keep],
+                        np.asarray(pred.keypoint_scores, np.float32)[keep],
+                        np.concatenate([bboxes[keep], scores[keep, None]], -1))
 
 
 def poses_sample(image_shape, keypoints: np.ndarray, keypoint_scores: np.ndarray,

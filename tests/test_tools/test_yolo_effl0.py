@@ -143,3 +143,44 @@ def test_mmpose_inferencer_runs_it_bottom_up_without_a_detector(tmp_path):
     pred = out['predictions'][0].pred_instances
     assert pred.keypoints.shape[1:] == (meta['num_keypoints'], 2)
     assert pred.keypoint_scores.shape[1:] == (meta['num_keypoints'], )
+
+
+def test_demo_draws_the_persons_it_finds_without_boxes(tmp_path):
+    """tools/demo.py with the bottom-up config: no detector and no boxes; its
+    JSON holds the persons of mmpose.apis.inference_bottomup on the same
+    image (those scoring >= --bbox-thr), and a detector option is refused."""
+    import json
+
+    import cv2
+    from mmpose.apis import inference_bottomup, init_model
+    from test_inferencer import save_random_checkpoint, small_config
+    cfg_path = small_config(CONFIG, tmp_path)
+    ckpt = str(tmp_path / 'random.pth')
+    save_random_checkpoint(cfg_path, ckpt)
+    image = str(tmp_path / 'image.jpg')
+    cv2.imwrite(image, np.random.RandomState(0).randint(0, 255, (240, 300, 3), np.uint8))
+    # random weights score every candidate ~1e-4: keep them all, NMS as configured
+    opts = ['model.test_cfg.score_thr=0.0']
+    model = init_model(cfg_path, ckpt, device='cpu',
+                       cfg_options=dict(model=dict(test_cfg=dict(score_thr=0.0))))
+    ref = inference_bottomup(model, image)[0].pred_instances
+    thr = float(np.median(ref.bbox_scores))
+    keep = ref.bbox_scores >= thr
+    assert 0 < keep.sum() < len(keep)
+    out = tmp_path / 'out'
+    res = run_tool([tool('demo.py'), cfg_path, ckpt, image, '--out-dir', str(out),
+                    '--bbox-thr', str(thr), '--cfg-options', *opts])
+    assert res.returncode == 0, res.stdout[-3000:]
+    record = json.loads((out / 'image.json').read_text())
+    assert record['boxes_from'] == 'bottom-up model'
+    persons = record['persons']
+    assert len(persons) == int(keep.sum())
+    np.testing.assert_allclose([p['keypoints'] for p in persons], ref.keypoints[keep],
+                               atol=0.006)
+    np.testing.assert_allclose([p['bbox_score'] for p in persons], ref.bbox_scores[keep],
+                               atol=1e-5)
+    np.testing.assert_allclose([p['bbox'] for p in persons], ref.bboxes[keep], atol=0.006)
+    assert (out / 'image.png').is_file()
+    res = run_tool([tool('demo.py'), cfg_path, ckpt, image, '--out-dir', str(out),
+                    '--det-config', 'x.py', '--det-checkpoint', 'y.pth'])
+    assert res.returncode != 0 and 'bottom-up model: it finds the persons itself' in res.stdout
