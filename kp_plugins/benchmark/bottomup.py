@@ -11,14 +11,12 @@ schedule, augmentation); its latency is one whole image through
 it trains on and :func:`speed_and_size` measures it.
 """
 import copy
-import json
-import os.path as osp
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 from mmengine.config import Config
 
-from .protocol import Protocol, _dataset, evaluators
+from .protocol import Protocol, _dataset, apply_run_settings, evaluators, train_sizes
 
 #: The hook that swaps the train pipeline for the last epochs (YOLOX-Pose).
 MODE_SWITCH_HOOK = 'YOLOXPoseModeSwitchHook'
@@ -112,39 +110,14 @@ def apply_bottomup_protocol(cfg: Config, protocol: Protocol) -> Config:
     if smoke:
         cfg.param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=True)]
     cfg.auto_scale_lr = dict(enable=False, base_batch_size=schedule['batch_size'])
-    cfg.randomness = dict(seed=protocol.seed, deterministic=False)
-    default_hooks = cfg.default_hooks
-    default_hooks.checkpoint = dict(type='CheckpointHook', interval=1, by_epoch=True,
-                                    max_keep_ckpts=1, save_best=None)
-    default_hooks.logger = dict(type='LoggerHook', interval=protocol.log_interval)
-    cfg.log_processor = dict(type='LogProcessor', window_size=protocol.log_interval,
-                             by_epoch=True, num_digits=6)
-    cfg.vis_backends = [dict(type='LocalVisBackend')]
-    cfg.visualizer = dict(type='PoseLocalVisualizer', vis_backends=cfg.vis_backends,
-                          name='visualizer')
-    cfg.load_from = None
-    cfg.resume = False
+    apply_run_settings(cfg, protocol)
     cfg.kp_benchmark_protocol = dict(protocol.to_dict(), bottomup_schedule=schedule)
     return cfg
 
 
-def count_images(ann_file: str) -> int:
-    """Images with at least one non-crowd person with a labelled keypoint:
-    what a bottom-up epoch goes over (``FilterAnnotations(keep_empty=False)``
-    refetches the others)."""
-    with open(ann_file) as f:
-        anns = json.load(f)['annotations']
-    return len({a['image_id'] for a in anns
-                if not a.get('iscrowd') and a.get('num_keypoints', 0) > 0})
-
-
 def train_images(protocol: Protocol) -> List[int]:
     """``(coco, lspet)`` training images of a bottom-up entry."""
-    sizes = [count_images(osp.join(protocol.coco_root, 'annotations_train.json')),
-             count_images(osp.join(protocol.lspet_root, 'annotations.json'))]
-    if protocol.train_subset:
-        sizes = [min(n, s) for n, s in zip(sizes, protocol.train_subset)]
-    return sizes
+    return train_sizes(protocol, images=True)
 
 
 def bottomup_input_hw(cfg: Config) -> tuple:

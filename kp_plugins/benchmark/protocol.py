@@ -177,8 +177,16 @@ def apply_protocol(cfg: Config, protocol: Protocol) -> Config:
                            milestones=protocol.milestones, gamma=0.1, by_epoch=True))
     cfg.param_scheduler = schedulers
     cfg.auto_scale_lr = dict(enable=False, base_batch_size=protocol.batch_size)
-    cfg.randomness = dict(seed=protocol.seed, deterministic=False)
+    apply_run_settings(cfg, protocol)
+    cfg.kp_benchmark_protocol = protocol.to_dict()
+    return cfg
 
+
+def apply_run_settings(cfg: Config, protocol: Protocol) -> None:
+    """What every benchmark training shares, set in place: the seed, one
+    checkpoint per epoch (the last kept, for resuming), the log interval,
+    local visualization, no ``load_from`` / ``resume`` of the config's own."""
+    cfg.randomness = dict(seed=protocol.seed, deterministic=False)
     hooks = cfg.default_hooks
     hooks.checkpoint = dict(type='CheckpointHook', interval=1, by_epoch=True,
                             max_keep_ckpts=1, save_best=None)
@@ -190,22 +198,24 @@ def apply_protocol(cfg: Config, protocol: Protocol) -> Config:
                           name='visualizer')
     cfg.load_from = None
     cfg.resume = False
-    cfg.kp_benchmark_protocol = protocol.to_dict()
-    return cfg
 
 
-def count_persons(ann_file: str) -> int:
+def count_persons(ann_file: str, images: bool = False) -> int:
     """Non-crowd persons with at least one labelled keypoint: the instances
-    MMPose's top-down ``CocoDataset`` trains on."""
+    MMPose's top-down ``CocoDataset`` trains on; with ``images``, the images
+    holding one or more of them (what a bottom-up epoch goes over:
+    ``FilterAnnotations(keep_empty=False)`` refetches the others)."""
     with open(ann_file) as f:
         anns = json.load(f)['annotations']
-    return sum(1 for a in anns if not a.get('iscrowd') and a.get('num_keypoints', 0) > 0)
+    persons = [a for a in anns if not a.get('iscrowd') and a.get('num_keypoints', 0) > 0]
+    return len({a['image_id'] for a in persons}) if images else len(persons)
 
 
-def train_sizes(protocol: Protocol) -> List[int]:
-    """``(coco, lspet)`` training instances the protocol uses."""
-    sizes = [count_persons(osp.join(protocol.coco_root, 'annotations_train.json')),
-             count_persons(osp.join(protocol.lspet_root, 'annotations.json'))]
+def train_sizes(protocol: Protocol, images: bool = False) -> List[int]:
+    """``(coco, lspet)`` training instances the protocol uses (with
+    ``images``: training images, :func:`count_persons`)."""
+    sizes = [count_persons(osp.join(protocol.coco_root, 'annotations_train.json'), images),
+             count_persons(osp.join(protocol.lspet_root, 'annotations.json'), images)]
     if protocol.train_subset:
         sizes = [min(n, s) for n, s in zip(sizes, protocol.train_subset)]
     return sizes
