@@ -1,5 +1,6 @@
 """The script that wrote latency_vs_yolo11n.json (2026-12-01 14:48 UTC, idle
-2-core machine), kept as the record of that measurement:
+2-core machine), kept as the record of that measurement (reformatted
+afterwards, not re-run; the steps are the ones that ran):
 
     .venv/bin/python docs/benchmark/yoloxpose_effl0_320/latency_vs_yolo11n.py \\
         work_dirs/benchmark_128x96/entries/YOLOXPoseHead/epoch_7.pth
