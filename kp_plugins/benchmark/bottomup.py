@@ -137,11 +137,9 @@ def whole_image_batch(model, cfg: Config, batch_size: int, seed: int = 0):
         tuple: ``inputs`` (N, 3, H, W) and ``data_samples`` (N).
     """
     import torch
-    from mmcv.transforms import Compose
-    from mmengine.registry import init_default_scope
-    init_default_scope(cfg.get('default_scope', 'mmpose'))
-    pipeline = Compose([s for s in copy.deepcopy(cfg.val_dataloader.dataset.pipeline)
-                        if s['type'] != 'LoadImage'])
+
+    from .speed import val_transforms
+    pipeline = val_transforms(cfg)
     rng = np.random.default_rng(seed)
     packed = dict(inputs=[], data_samples=[])
     for i in range(batch_size):

@@ -45,6 +45,7 @@ from .training import (
     child_env,
     generated_config,
     has_checkpoint,
+    last_checkpoint,
     read_scalars,
     run_logged,
     train_command,
@@ -289,11 +290,7 @@ class Benchmark:
         weights), ``None`` for top-down entries or when there is none."""
         if entry.kind != 'bottomup':
             return None
-        marker = osp.join(self.train_dir(entry, seed), 'last_checkpoint')
-        if not has_checkpoint(self.train_dir(entry, seed)):
-            return None
-        with open(marker) as f:
-            return f.read().strip()
+        return last_checkpoint(self.train_dir(entry, seed))
 
     def speed(self, key: str, config: str, path: str, kind: str = 'topdown',
               weights: Optional[str] = None) -> Optional[dict]:

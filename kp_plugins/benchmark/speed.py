@@ -65,6 +65,16 @@ def make_batch(model: torch.nn.Module, cfg: Config, batch_size: int,
     return data['inputs'], data['data_samples']
 
 
+def val_transforms(cfg: Config):
+    """The config's val pipeline without ``LoadImage`` (for images already
+    in memory), built in the config's default scope."""
+    from mmcv.transforms import Compose
+    from mmengine.registry import init_default_scope
+    init_default_scope(cfg.get('default_scope', 'mmpose'))
+    return Compose([s for s in copy.deepcopy(cfg.val_dataloader.dataset.pipeline)
+                    if s['type'] != 'LoadImage'])
+
+
 def pipeline_batch(model: torch.nn.Module, cfg: Config, batch_size: int,
                    seed: int = 0) -> Dict[str, list]:
     """The config's val pipeline (minus image loading) on random 640x480
@@ -74,12 +84,7 @@ def pipeline_batch(model: torch.nn.Module, cfg: Config, batch_size: int,
         dict: ``inputs`` (N uint8 (3, H, W) crops, the pipeline's channel
         order) and ``data_samples`` (N PoseDataSample).
     """
-    from mmcv.transforms import Compose
-    from mmengine.registry import init_default_scope
-    init_default_scope(cfg.get('default_scope', 'mmpose'))
-    steps = [s for s in copy.deepcopy(cfg.val_dataloader.dataset.pipeline)
-             if s['type'] != 'LoadImage']
-    pipeline = Compose(steps)
+    pipeline = val_transforms(cfg)
     meta = getattr(model, 'dataset_meta', None) or coco_metainfo()
     flip_indices = list(meta['flip_indices'])
     num_keypoints = len(flip_indices)

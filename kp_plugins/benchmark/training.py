@@ -97,13 +97,20 @@ def train_command(config: str, work_dir: str, resume: bool, no_validate: bool = 
     return cmd
 
 
-def has_checkpoint(work_dir: str) -> bool:
-    """MMEngine's ``last_checkpoint`` marker points at an existing file."""
+def last_checkpoint(work_dir: str) -> Optional[str]:
+    """The checkpoint MMEngine's ``last_checkpoint`` marker in ``work_dir``
+    points at, ``None`` without a marker or when that file is gone."""
     marker = osp.join(work_dir, 'last_checkpoint')
     if not osp.isfile(marker):
-        return False
+        return None
     with open(marker) as f:
-        return osp.isfile(f.read().strip())
+        path = f.read().strip()
+    return path if path and osp.isfile(path) else None
+
+
+def has_checkpoint(work_dir: str) -> bool:
+    """MMEngine's ``last_checkpoint`` marker points at an existing file."""
+    return last_checkpoint(work_dir) is not None
 
 
 def read_scalars(work_dir: str) -> Tuple[List[dict], List[dict]]:
