@@ -13,7 +13,7 @@ top-down 128x96 (or 256x192), coco_trainval train + lspet_subset, Adam 1e-3
 with a x0.1 step at 80% of the epochs, batch 64, one seed; validation after
 every epoch on coco_trainval val with ground-truth boxes by CocoMetric (AP/AR),
 PCKAccuracy (0.2, bbox) and EPE. The bottom-up YOLOXPoseHead entry
-(configs/yolo_effl0_320.py: YOLOX-Pose on the same pretrained backbone) trains
+(configs/yolo_effl0_256.py: YOLOX-Pose on the same pretrained backbone) trains
 on the same images as whole images with its config's own schedule and is scored
 by the same CocoMetric without ground-truth boxes. The YOLO entry
 (yolo11n-pose, Ultralytics' own trainer, tools/train_yolo.py +

