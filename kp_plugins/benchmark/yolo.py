@@ -217,6 +217,28 @@ def curves_from_results(rows: List[dict]) -> Dict[str, List[dict]]:
     return dict(loss=loss, val=val)
 
 
+def whole_image_ms(net, imgsz: int, batch_size: int, warmup: int, repeats: int) -> float:
+    """Median ms of an Ultralytics pose network + its NMS (``conf=0.25``,
+    Ultralytics' predict default) on ``batch_size`` random
+    ``imgsz x imgsz`` images."""
+    import torch
+
+    from .speed import median_ms
+    try:
+        from ultralytics.utils.nms import non_max_suppression
+    except ImportError:  # older Ultralytics
+        from ultralytics.utils.ops import non_max_suppression
+    x = torch.rand(batch_size, 3, imgsz, imgsz)
+
+    def full():
+        preds = net(x)
+        preds = preds[0] if isinstance(preds, (list, tuple)) else preds
+        return non_max_suppression(preds, conf_thres=0.25, iou_thres=0.7, nc=1)
+
+    with torch.no_grad():
+        return median_ms(full, warmup, repeats)
+
+
 def speed_and_size(weights: str, imgsz: int, batch_sizes: Sequence[int], warmup: int,
                    repeats: int) -> dict:
     """Parameters, FLOPs (batch 1) and latency of a whole image through the
@@ -227,13 +249,8 @@ def speed_and_size(weights: str, imgsz: int, batch_sizes: Sequence[int], warmup:
 
     from kp_plugins.ultralytics.offline import import_ultralytics
 
-    from .speed import median_ms
     ultralytics = import_ultralytics(online=False)
     net = ultralytics.YOLO(weights).model.float().eval()
-    try:
-        from ultralytics.utils.nms import non_max_suppression
-    except ImportError:  # older Ultralytics
-        from ultralytics.utils.ops import non_max_suppression
     nkpt = int(net.yaml.get('kpt_shape', [17, 3])[0] * net.yaml.get('kpt_shape', [17, 3])[1])
     out = dict(input=f'{imgsz}x{imgsz}', threads=torch.get_num_threads(),
                params=sum(p.numel() for p in net.parameters()), head_params=None,
@@ -259,15 +276,7 @@ def speed_and_size(weights: str, imgsz: int, batch_sizes: Sequence[int], warmup:
     head = net.model[-1]
     out['head_params'] = sum(p.numel() for p in head.parameters())
     for bs in batch_sizes:
-        x = torch.rand(bs, 3, imgsz, imgsz)
-
-        def full():
-            preds = net(x)
-            preds = preds[0] if isinstance(preds, (list, tuple)) else preds
-            return non_max_suppression(preds, conf_thres=0.25, iou_thres=0.7, nc=1)
-
-        with torch.no_grad():
-            full_ms = median_ms(full, warmup, repeats)
+        full_ms = whole_image_ms(net, imgsz, bs, warmup, repeats)
         out['latency'][int(bs)] = dict(backbone_ms=None, head_decode_ms=None, full_ms=full_ms)
     out['nkpt'] = nkpt
     return out

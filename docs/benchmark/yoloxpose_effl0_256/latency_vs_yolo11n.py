@@ -4,7 +4,8 @@ decode + NMS at the config's score_thr 0.01) against yolo11n-pose (the YOLO
 entry's network, random weights from its YAML, network + Ultralytics' NMS at
 conf 0.25, as the benchmark's YOLO entry) at 320x320 (the YOLO entry's size)
 and 256x256, 2 threads, one process, median of 20 after 5 warm-up; yolo11n
-is measured before and after ours::
+is measured before and after ours (its loop, written out here for the run, is
+now kp_plugins.benchmark.yolo.whole_image_ms: the same steps)::
 
     .venv/bin/python docs/benchmark/yoloxpose_effl0_256/latency_vs_yolo11n.py \\
         work_dirs/benchmark_128x96/entries/YOLOXPoseHead/epoch_12.pth
@@ -15,25 +16,18 @@ import sys
 import torch
 
 from kp_plugins.benchmark.bottomup import speed_and_size
-from kp_plugins.benchmark.speed import load_pose_config, median_ms
+from kp_plugins.benchmark.speed import load_pose_config
+from kp_plugins.benchmark.yolo import whole_image_ms
 from kp_plugins.ultralytics.offline import import_ultralytics
 
 WARMUP, REPEATS = 5, 20
 
 
 def yolo11n_ms(net, out: dict, suffix: str = '') -> None:
-    from ultralytics.utils.nms import non_max_suppression
     for size in (320, 256):
         for bs in (1, 32):
-            x = torch.rand(bs, 3, size, size)
-
-            def full():
-                p = net(x)
-                p = p[0] if isinstance(p, (list, tuple)) else p
-                return non_max_suppression(p, conf_thres=0.25, iou_thres=0.7, nc=1)
-
-            with torch.no_grad():
-                out[f'yolo11n {size} b{bs}{suffix}'] = round(median_ms(full, WARMUP, REPEATS), 2)
+            out[f'yolo11n {size} b{bs}{suffix}'] = round(
+                whole_image_ms(net, size, bs, WARMUP, REPEATS), 2)
 
 
 def main() -> None:

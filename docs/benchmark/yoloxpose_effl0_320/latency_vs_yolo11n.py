@@ -1,6 +1,8 @@
 """The script that wrote latency_vs_yolo11n.json (2026-12-01 14:48 UTC, idle
 2-core machine), kept as the record of that measurement (reformatted
-afterwards, not re-run; the steps are the ones that ran):
+afterwards, and its yolo11n loop later moved into
+kp_plugins.benchmark.yolo.whole_image_ms; not re-run; the steps are the ones
+that ran; configs/yolo_effl0_320.py is in the history up to commit ed15b20):
 
     .venv/bin/python docs/benchmark/yoloxpose_effl0_320/latency_vs_yolo11n.py \\
         work_dirs/benchmark_128x96/entries/YOLOXPoseHead/epoch_7.pth
@@ -16,22 +18,14 @@ import sys
 import torch
 
 from kp_plugins.benchmark.bottomup import speed_and_size
-from kp_plugins.benchmark.speed import load_pose_config, median_ms
+from kp_plugins.benchmark.speed import load_pose_config
+from kp_plugins.benchmark.yolo import whole_image_ms
 from kp_plugins.ultralytics.offline import import_ultralytics
 
 
 def yolo11n_ms(net, out: dict, suffix: str = '') -> None:
-    from ultralytics.utils.nms import non_max_suppression
     for bs in (1, 32):
-        x = torch.rand(bs, 3, 320, 320)
-
-        def full():
-            p = net(x)
-            p = p[0] if isinstance(p, (list, tuple)) else p
-            return non_max_suppression(p, conf_thres=0.25, iou_thres=0.7, nc=1)
-
-        with torch.no_grad():
-            out[f'yolo11n b{bs}{suffix}'] = median_ms(full, 3, 10)
+        out[f'yolo11n b{bs}{suffix}'] = whole_image_ms(net, 320, bs, 3, 10)
 
 
 def main() -> None:
