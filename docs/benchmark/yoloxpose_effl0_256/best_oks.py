@@ -11,8 +11,9 @@ column (2026-12-01, run after the trainings)::
         work_dirs/benchmark_128x96_seeds/entries/KPGridHead/seed0/config.py \\
         work_dirs/benchmark_128x96_seeds/entries/KPGridHead/seed0/epoch_10.pth
 
-OKS as COCO's (xtcocotools' computeOks: the annotation's ``area``, COCO's
-per-keypoint sigmas, labelled keypoints only), for the 79 persons with
+OKS as COCO's (``kp_plugins.utils.oks.instance_oks``, xtcocotools'
+computeOks: the annotation's ``area``, COCO's per-keypoint sigmas, labelled
+keypoints only; the OKS was written inline here for the run), for the 79 persons with
 keypoints in ../shared/data/coco_trainval/annotations_val.json.
 """
 import json
@@ -22,17 +23,21 @@ import numpy as np
 import torch
 from mmpose.apis import inference_bottomup, inference_topdown, init_model
 
+from kp_plugins.utils.oks import COCO_SIGMAS, instance_oks
+
 ROOT = '../shared/data/coco_trainval/'
-SIGMAS = np.array([.26, .25, .25, .35, .35, .79, .79, .72, .72, .62, .62, 1.07, 1.07,
-                   .87, .87, .89, .89]) / 10
 
 
 def oks(pred: np.ndarray, ann: dict) -> np.ndarray:
-    """OKS of keypoint sets ``pred`` (N, 17, 2) against one annotation."""
-    gt = np.array(ann['keypoints'], float).reshape(17, 3)
-    vis = gt[:, 2] > 0
-    d2 = ((pred - gt[None, :, :2]) ** 2).sum(-1)
-    return np.exp(-d2 / (2 * ann['area'] * (2 * SIGMAS) ** 2 + np.spacing(1)))[:, vis].mean(1)
+    """OKS of keypoint sets ``pred`` (N, 17, 2) against one annotation, (N,)."""
+    gt = torch.as_tensor(ann['keypoints'], dtype=torch.float64).reshape(17, 3)
+    pred = torch.as_tensor(np.asarray(pred), dtype=torch.float64)
+    n = pred.shape[0]
+    value, _ = instance_oks(pred, gt[None, :, :2].expand(n, -1, -1),
+                            (gt[:, 2] > 0)[None].expand(n, -1),
+                            torch.full((n, ), float(ann['area']), dtype=torch.float64),
+                            torch.as_tensor(COCO_SIGMAS))
+    return value.numpy()
 
 
 def main() -> None:
