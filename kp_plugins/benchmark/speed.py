@@ -18,8 +18,11 @@ from mmengine.config import Config
 
 
 def load_pose_config(path: str, cfg_options: Optional[dict] = None) -> Config:
-    """Load a top-down config (ours or ``mmpose::``) for benchmarking: no
-    pretrained weights are fetched (``init_cfg`` dropped)."""
+    """Load a config (ours or ``mmpose::``) for speed and size measurements:
+    no pretrained weights are fetched or loaded (a ``Pretrained`` backbone
+    ``init_cfg`` is dropped, ``backbone.pretrained`` set to False), so the
+    model has random weights. Not for writing a training config: a model
+    trained from it starts from scratch."""
     import kp_plugins  # noqa: F401  (registers our modules)
     from kp_plugins.engine.launch import resolve_config_path
     cfg = Config.fromfile(resolve_config_path(path))

