@@ -27,6 +27,7 @@ import sys
 import numpy as np
 import torch
 from mmpose.apis import inference_bottomup, inference_topdown, init_model
+from mmpose.evaluation.functional import keypoint_nme
 
 from kp_plugins.utils.oks import COCO_SIGMAS, instance_oks
 
@@ -71,8 +72,8 @@ def main() -> None:
             gt = np.asarray(a['keypoints'], float).reshape(17, 3)
             labelled = gt[:, 2] > 0
             best.append(float(oks(k[None], a)[0]))
-            errors.append(float(np.linalg.norm(k[labelled] - gt[labelled, :2], axis=1).mean()
-                                / np.sqrt(a['area'])))
+            errors.append(float(keypoint_nme(k[None], gt[None, :, :2], labelled[None],
+                                             np.full((1, 2), np.sqrt(a['area'])))))
             fractions.append(a['area'] / (image['width'] * image['height']))
     best, errors, fractions = map(np.array, (best, errors, fractions))
     result = summary(best)
