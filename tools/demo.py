@@ -13,6 +13,8 @@
     python tools/demo.py CONFIG model.onnx photos/ --out-dir out --backend onnxruntime
     # a bottom-up model finds the persons itself: no detector, no boxes
     python tools/demo.py configs/yolo_effl0_256.py yolo_effl0.pth photos/ --out-dir out
+    python tools/demo.py configs/yolo_effl0_256.py yolo.onnx photos/ --out-dir out \
+        --backend onnxruntime
 
 The pose model is any top-down config + checkpoint, kp_plugins' or MMPose's
 (mmpose.apis.init_model + inference_topdown), or a bottom-up one
@@ -225,8 +227,8 @@ class Demo:
         )
         self.args = args
         if args.backend == 'onnxruntime':
-            from kp_plugins.deploy.runtime import OnnxPoseModel
-            self.model = OnnxPoseModel(args.checkpoint)
+            from kp_plugins.deploy.runtime import load_onnx_model
+            self.model = load_onnx_model(args.checkpoint)
             exported_from = self.model.metadata.get('config')
             if exported_from != osp.basename(args.config):
                 print(f'warning: {args.checkpoint} was exported from {exported_from!r}, '
@@ -235,7 +237,7 @@ class Demo:
         else:
             self.model = load_pose_model(args.config, args.checkpoint, args.device,
                                          args.cfg_options, bottomup_ok=True)
-        self.bottomup = is_bottomup(self.model)
+        self.bottomup = is_bottomup(self.model) or getattr(self.model, 'mode', '') == 'bottomup'
         if self.bottomup and args.det_given:
             raise PoseModelError(
                 f'{args.config} is a bottom-up model: it finds the persons itself; drop '
@@ -256,9 +258,21 @@ class Demo:
         keypoints, scores = self.model.predict(image, boxes[:, :4])
         return poses_sample(image.shape[:2], keypoints, scores, boxes)
 
+    def predict_bottomup_onnx(self, image: np.ndarray):
+        """The persons a bottom-up ONNX model finds (scoring at least
+        --bbox-thr) as a ``PoseDataSample``, as :func:`predict_poses_bottomup`."""
+        from kp_plugins.apis import poses_sample
+        persons = self.model.predict(image)
+        keep = persons.bbox_scores >= self.args.bbox_thr
+        boxes = np.concatenate([persons.bboxes[keep], persons.bbox_scores[keep, None]], -1)
+        return poses_sample(image.shape[:2], persons.keypoints[keep],
+                            persons.keypoint_scores[keep], boxes)
+
     def frame(self, image: np.ndarray, path: Optional[str]) -> Tuple[np.ndarray, List[dict]]:
         from kp_plugins.apis import draw_poses, poses_to_json, predict_poses_bottomup
-        if self.bottomup:
+        if self.bottomup and self.args.backend == 'onnxruntime':
+            sample = self.predict_bottomup_onnx(image)
+        elif self.bottomup:
             sample = predict_poses_bottomup(self.model, image, self.args.bbox_thr)
         else:
             sample = self.predict(image, self.boxes(image, path))

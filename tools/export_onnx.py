@@ -14,6 +14,15 @@ Metadata (input size, keypoint names, flip indices, codec, config,
 kp_plugins version) is stored in the file's metadata_props.
 Run it with kp_plugins.deploy.runtime.OnnxPoseModel, tools/demo.py --backend
 onnxruntime or tools/test_onnx.py.
+
+A bottom-up config with MMPose's YOLOXPoseHead (configs/yolo_effl0_256.py,
+configs/yolo_s.py) exports too: input = whole images resized and padded as
+its BottomupResize makes them (N x 3 x H x W, 0-255, BGR); outputs the M
+best-scoring person candidates, sorted: `bboxes` (N x M x 4 xyxy),
+`bbox_scores` (N x M), `keypoints` (N x M x K x 2), `keypoint_scores`
+(N x M x K), model-input pixels; score threshold, box NMS and the mapping to
+the image are done by kp_plugins.deploy.bottomup_runtime (numpy), with the
+config's test_cfg stored in the file (docs/deployment_bottomup.md).
 """
 import argparse
 import os.path as osp
@@ -25,10 +34,12 @@ from mmengine.config import DictAction
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description='Export a top-down pose model to ONNX (decode in the graph)',
+        description='Export a top-down or bottom-up (YOLOXPoseHead) pose model to ONNX '
+        '(decode in the graph)',
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__.split('\n\n', 1)[1])
-    parser.add_argument('config', help='top-down pose config (kp_plugins or MMPose)')
+    parser.add_argument('config', help='pose config (kp_plugins or MMPose; top-down, or bottom-up '
+                        'with YOLOXPoseHead)')
     parser.add_argument('checkpoint', help='checkpoint (.pth); "none" exports random weights')
     parser.add_argument('--out', required=True, help='output .onnx file')
     parser.add_argument('--batch', default='dynamic',
@@ -37,6 +48,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--raw', action='store_true',
                         help='export the head\'s raw outputs (decode outside the graph)')
     parser.add_argument('--simplify', action='store_true', help='simplify the graph with onnxslim')
+    parser.add_argument('--num-candidates', type=int,
+                        help='bottom-up: candidates per image M (default: '
+                        'min(test_cfg.nms_pre, all priors), what predict keeps before NMS)')
     parser.add_argument('--no-check', action='store_true',
                         help='skip the onnxruntime vs torch comparison')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
@@ -78,19 +92,69 @@ def check_against_torch(module, out_file: str, batch, needs_bbox: bool, input_si
     return {name: float(np.abs(g - t).max()) for name, g, t in zip(names, got, want)}
 
 
+def check_bottomup_against_torch(module, out_file: str, batch, input_size):
+    """Max |difference| between onnxruntime and the traced torch module on
+    random padded images, per output (candidates in the graph's order)."""
+    import onnxruntime as ort
+
+    from kp_plugins.deploy.bottomup_export import bottomup_torch_reference
+    w, h = input_size
+    n = 2 if batch == 'dynamic' else batch
+    images = np.random.default_rng(0).uniform(0, 255, (n, 3, h, w)).astype(np.float32)
+    session = ort.InferenceSession(out_file, providers=['CPUExecutionProvider'])
+    got = session.run(None, {'input': images})
+    want = bottomup_torch_reference(module, images)
+    names = [o.name for o in session.get_outputs()]
+    return {name: float(np.abs(g - t).max()) for name, g, t in zip(names, got, want)}
+
+
+def export_bottomup(model, args) -> None:
+    """tools/export_onnx.py for a bottom-up model."""
+    import json
+
+    from kp_plugins.deploy.bottomup_export import export_bottomup_onnx
+    from kp_plugins.deploy.export import ExportError
+    if args.raw:
+        sys.exit('error: --raw is for top-down models; a bottom-up export always decodes '
+                 'in the graph')
+    try:
+        result = export_bottomup_onnx(model.eval(), model.cfg, args.out,
+                                      osp.basename(args.config), batch=args.batch,
+                                      opset=args.opset, simplify=args.simplify,
+                                      num_candidates=args.num_candidates)
+    except ExportError as exc:
+        sys.exit(f'error: {exc}')
+    meta = result['metadata']
+    print(f'wrote {args.out}: bottom-up {meta["head"]}, inputs {result["inputs"]}, outputs '
+          f'{result["outputs"]}, input size {meta["input_size"]} (W, H), '
+          f'{meta["num_candidates"]} candidates per image, batch {args.batch}, opset '
+          f'{args.opset}; score_thr {meta["score_thr"]}, nms_thr {meta["nms_thr"]} (runtime); '
+          'onnx.checker passed; flip test is not in the graph')
+    if not args.no_check:
+        diffs = check_bottomup_against_torch(result['module'], args.out, args.batch,
+                                             json.loads(meta['input_size']))
+        print('onnxruntime vs torch on random images, max |difference|: ' +
+              ', '.join(f'{k} {v:.2e}' for k, v in diffs.items()))
+
+
 def main() -> None:
     args = parse_args()
-    from kp_plugins.apis import PoseModelError, load_pose_model
+    from kp_plugins.apis import PoseModelError, is_bottomup, load_pose_model
     from kp_plugins.deploy.decode import UnsupportedHeadError
     from kp_plugins.deploy.export import ExportError, export_onnx
     checkpoint = None if args.checkpoint.lower() == 'none' else args.checkpoint
     try:
-        model = load_pose_model(args.config, checkpoint, 'cpu', args.cfg_options)
+        model = load_pose_model(args.config, checkpoint, 'cpu', args.cfg_options,
+                                bottomup_ok=True)
     except PoseModelError as exc:
         sys.exit(f'error: {exc}')
     if checkpoint is None:
         print('warning: no checkpoint: exporting random (or backbone-pretrained) weights',
               file=sys.stderr)
+    if is_bottomup(model):
+        return export_bottomup(model, args)
+    if args.num_candidates is not None:
+        sys.exit('error: --num-candidates is for bottom-up models')
     try:
         result = export_onnx(model.eval(), model.cfg, args.out, osp.basename(args.config),
                              batch=args.batch, opset=args.opset, raw=args.raw,

@@ -97,3 +97,68 @@ def predict_image(model: OnnxPoseModel, img_path: str,
                                        np.float32).reshape(1)),
             gt_instances=dict(bbox_scales=scales[n:n + 1])))
     return samples
+
+
+def evaluate_onnx_bottomup(model, ann_file: str, img_prefix: str = '',
+                           data_root: str = '',
+                           metric_options: Optional[dict] = None,
+                           log_every: int = 0, batch_size: int = 1,
+                           predictions: Optional[list] = None
+                           ) -> Dict[str, float]:
+    """Score a bottom-up ONNX model
+    (:class:`kp_plugins.deploy.bottomup_runtime.OnnxBottomupPoseModel`) on
+    whole images: every image of ``ann_file`` (those without persons too,
+    as MMPose's bottom-up test set holds them), no ground-truth boxes; the
+    data samples ``CocoMetric`` gets are those of ``tools/test.py``'s
+    bottom-up run (the image's annotation ids as ``id``, the model's boxes
+    and box scores).
+
+    Args:
+        model: the bottom-up ONNX model.
+        ann_file, img_prefix, data_root, metric_options, log_every,
+            predictions: as :func:`evaluate_onnx` (one data sample per
+            image).
+        batch_size: images per run of the graph.
+
+    Returns:
+        ``CocoMetric``'s results.
+    """
+    import cv2
+    from mmpose.datasets import CocoDataset
+    from mmpose.evaluation import CocoMetric
+
+    dataset = CocoDataset(ann_file=ann_file, data_root=data_root,
+                          data_prefix=dict(img=img_prefix),
+                          data_mode='bottomup', test_mode=True, pipeline=[])
+    metric = CocoMetric(ann_file=osp.join(data_root, ann_file)
+                        if data_root and not osp.isabs(ann_file) else ann_file,
+                        **(metric_options or {}))
+    metric.dataset_meta = dataset.metainfo
+    infos = [dataset.get_data_info(i) for i in range(len(dataset))]
+    for start in range(0, len(infos), max(int(batch_size), 1)):
+        chunk = infos[start:start + max(int(batch_size), 1)]
+        images = []
+        for info in chunk:
+            image = cv2.imread(info['img_path'], cv2.IMREAD_COLOR)
+            if image is None:
+                raise FileNotFoundError(
+                    f'cannot read image {info["img_path"]!r}')
+            images.append(image)
+        samples = []
+        for info, image, persons in zip(chunk, images,
+                                        model.predict_batch(images)):
+            samples.append(dict(
+                id=list(info.get('id') or []), img_id=info['img_id'],
+                category_id=1, ori_shape=image.shape[:2],
+                pred_instances=dict(
+                    keypoints=persons.keypoints,
+                    keypoint_scores=persons.keypoint_scores,
+                    bboxes=persons.bboxes, bbox_scores=persons.bbox_scores),
+                gt_instances=dict()))
+        metric.process([], samples)
+        if predictions is not None:
+            predictions.extend(samples)
+        done = start + len(chunk)
+        if log_every and (done // log_every > start // log_every):
+            print(f'[{done}/{len(infos)}] images', file=sys.stderr)
+    return metric.evaluate(len(dataset))

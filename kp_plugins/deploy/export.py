@@ -20,7 +20,7 @@ import json
 import os
 import os.path as osp
 import warnings
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -45,6 +45,20 @@ class ExportError(ValueError):
     """A model or config that cannot be exported as asked."""
 
 
+def preprocessor_normalization(model: nn.Module) -> Tuple[bool, Tensor, Tensor]:
+    """What the model's ``PoseDataPreprocessor`` does to an input: whether
+    it swaps the channels (``bgr_to_rgb``), and the mean and std
+    (1, 3, 1, 1) it normalizes with (0 and 1 when it does not)."""
+    pre = model.data_preprocessor
+    swap_channels = bool(getattr(pre, '_channel_conversion', False))
+    normalize = bool(getattr(pre, '_enable_normalize', False))
+    mean = pre.mean.reshape(1, -1, 1, 1) if normalize else torch.zeros(
+        1, 3, 1, 1)
+    std = pre.std.reshape(1, -1, 1, 1) if normalize else torch.ones(
+        1, 3, 1, 1)
+    return swap_channels, mean.float().clone(), std.float().clone()
+
+
 class ExportablePoseModel(nn.Module):
     """Crops -> keypoints and scores (or raw head outputs), the module
     ``torch.onnx.export`` traces.
@@ -59,15 +73,9 @@ class ExportablePoseModel(nn.Module):
         self.model = model
         self.raw = raw
         self.spec = head_spec(model.head)
-        pre = model.data_preprocessor
-        self.swap_channels = bool(getattr(pre, '_channel_conversion', False))
-        normalize = bool(getattr(pre, '_enable_normalize', False))
-        mean = pre.mean.reshape(1, -1, 1, 1) if normalize else torch.zeros(
-            1, 3, 1, 1)
-        std = pre.std.reshape(1, -1, 1, 1) if normalize else torch.ones(
-            1, 3, 1, 1)
-        self.register_buffer('mean', mean.float().clone(), persistent=False)
-        self.register_buffer('std', std.float().clone(), persistent=False)
+        self.swap_channels, mean, std = preprocessor_normalization(model)
+        self.register_buffer('mean', mean, persistent=False)
+        self.register_buffer('std', std, persistent=False)
 
     def forward(self, input: Tensor,
                 bbox: Optional[Tensor] = None) -> Sequence[Tensor]:

@@ -132,3 +132,56 @@ def input_to_image(keypoints: np.ndarray, center: np.ndarray,
     center = np.asarray(center, dtype=np.float64)[:, None]
     scale = np.asarray(scale, dtype=np.float64)[:, None]
     return keypoints / size * scale + center - 0.5 * scale
+
+
+def bottomup_center_scale(image_size: Tuple[int, int],
+                          input_size: Tuple[int, int]
+                          ) -> Tuple[np.ndarray, np.ndarray]:
+    """``input_center`` and ``input_scale`` (float32 (2, )) of MMPose's
+    ``BottomupResize`` (``resize_mode='fit'``, ``use_udp=False``): the
+    image, resized by its long side to fit ``input_size``, centred in it;
+    ``input_scale`` is the image-pixel size of the whole padded input.
+
+    Args:
+        image_size: the image's ``(w, h)``.
+        input_size: the model input ``(W, H)``.
+    """
+    img_w, img_h = image_size
+    pad_w, pad_h = input_size
+    ratio = img_w / img_h
+    rsz_w = min(pad_w, pad_h * ratio)
+    rsz_h = min(pad_h, pad_w / ratio)
+    center = np.array([img_w / 2, img_h / 2], dtype=np.float32)
+    scale = np.array([img_w * pad_w / rsz_w, img_h * pad_h / rsz_h],
+                     dtype=np.float32)
+    return center, scale
+
+
+def bottomup_resize(image: np.ndarray, input_size: Tuple[int, int],
+                    pad_val) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A whole image -> the model input, as MMPose's ``BottomupResize``
+    (``resize_mode='fit'``, ``use_udp=False``, no ``aug_scales``) makes it:
+    ``cv2.warpAffine`` (bilinear) of :func:`bottomup_center_scale`'s box
+    with the border filled by ``pad_val``.
+
+    Args:
+        image: (h, w, 3) uint8 image, in the channel order the model takes.
+        input_size: model input ``(W, H)``.
+        pad_val: ``BottomupResize.pad_val`` as the config gives it (a
+            3-sequence, or a number, which OpenCV applies to the first
+            channel only, as in MMPose).
+
+    Returns:
+        the input (3, H, W) float32 in 0-255, ``input_center`` and
+        ``input_scale`` (float32 (2, ), image pixels; the way back is
+        :func:`input_to_image`).
+    """
+    h_img, w_img = image.shape[:2]
+    w, h = input_size
+    center, scale = bottomup_center_scale((w_img, h_img), input_size)
+    warp = warp_matrix(center, scale, (w, h))
+    border = tuple(float(v) for v in pad_val) \
+        if isinstance(pad_val, (list, tuple)) else float(pad_val)
+    resized = cv2.warpAffine(image, warp, (int(w), int(h)),
+                             flags=cv2.INTER_LINEAR, borderValue=border)
+    return resized.transpose(2, 0, 1).astype(np.float32), center, scale

@@ -42,6 +42,70 @@ def read_metadata(session) -> Dict[str, object]:
     return meta
 
 
+def dataset_meta_from(metadata: Dict[str, object]) -> dict:
+    """The model's ``dataset_meta`` as MMPose holds it, from the file's
+    metadata (integer keypoint ids, numpy colours and sigmas)."""
+    meta = dict(metadata.get('dataset_meta') or {})
+    if 'keypoint_id2name' in meta:  # JSON turned the int keys to str
+        meta['keypoint_id2name'] = {
+            int(k): v for k, v in meta['keypoint_id2name'].items()}
+        meta['keypoint_name2id'] = {
+            v: k for k, v in meta['keypoint_id2name'].items()}
+    for key in ('keypoint_colors', 'skeleton_link_colors', 'sigmas'):
+        if key in meta:
+            meta[key] = np.asarray(meta[key])
+    return meta
+
+
+def open_session(onnx_file: str,
+                 providers: Sequence[str] = ('CPUExecutionProvider', ),
+                 num_threads: Optional[int] = None):
+    """An onnxruntime session of a file written by kp_plugins' exporter and
+    its metadata (:func:`read_metadata`).
+
+    Raises:
+        OnnxModelError: no onnxruntime, a missing or unreadable file, or a
+            file without kp_plugins metadata.
+    """
+    try:
+        import onnxruntime as ort
+    except ImportError as exc:
+        raise OnnxModelError(
+            'the onnxruntime backend needs the deploy extra: pip install '
+            '"kp_plugins[deploy]" (onnxruntime)') from exc
+    if not osp.isfile(onnx_file):
+        raise OnnxModelError(f'ONNX file {onnx_file!r} not found')
+    options = ort.SessionOptions()
+    if num_threads:
+        options.intra_op_num_threads = int(num_threads)
+        options.inter_op_num_threads = 1
+    try:
+        session = ort.InferenceSession(onnx_file, options,
+                                       providers=list(providers))
+    except Exception as exc:  # onnxruntime raises its own types
+        raise OnnxModelError(
+            f'onnxruntime cannot load {onnx_file!r}: {exc}') from exc
+    metadata = read_metadata(session)
+    if 'kp_plugins_version' not in metadata:
+        raise OnnxModelError(
+            f'{onnx_file!r} was not written by kp_plugins\' '
+            'tools/export_onnx.py (no kp_plugins metadata): its input '
+            'size, box padding and outputs are unknown')
+    return session, metadata
+
+
+def load_onnx_model(onnx_file: str, **kwargs):
+    """The runtime model for ``onnx_file``: :class:`OnnxPoseModel` for a
+    top-down file, ``OnnxBottomupPoseModel`` for a bottom-up one
+    (metadata ``mode``); ``kwargs`` go to its constructor."""
+    session, metadata = open_session(onnx_file)
+    del session
+    if metadata.get('mode', 'topdown') == 'bottomup':
+        from .bottomup_runtime import OnnxBottomupPoseModel
+        return OnnxBottomupPoseModel(onnx_file, **kwargs)
+    return OnnxPoseModel(onnx_file, **kwargs)
+
+
 class OnnxPoseModel:
     """A top-down pose model exported by ``tools/export_onnx.py``, run by
     onnxruntime.
@@ -59,31 +123,15 @@ class OnnxPoseModel:
     def __init__(self, onnx_file: str,
                  providers: Sequence[str] = ('CPUExecutionProvider', ),
                  num_threads: Optional[int] = None) -> None:
-        try:
-            import onnxruntime as ort
-        except ImportError as exc:
-            raise OnnxModelError(
-                'the onnxruntime backend needs the deploy extra: pip install '
-                '"kp_plugins[deploy]" (onnxruntime)') from exc
-        if not osp.isfile(onnx_file):
-            raise OnnxModelError(f'ONNX file {onnx_file!r} not found')
-        options = ort.SessionOptions()
-        if num_threads:
-            options.intra_op_num_threads = int(num_threads)
-            options.inter_op_num_threads = 1
-        try:
-            self.session = ort.InferenceSession(onnx_file, options,
-                                                providers=list(providers))
-        except Exception as exc:  # onnxruntime raises its own types
-            raise OnnxModelError(
-                f'onnxruntime cannot load {onnx_file!r}: {exc}') from exc
+        self.session, self.metadata = open_session(onnx_file, providers,
+                                                   num_threads)
         self.path = onnx_file
-        self.metadata = read_metadata(self.session)
-        if 'kp_plugins_version' not in self.metadata:
+        if self.metadata.get('mode', 'topdown') != 'topdown':
             raise OnnxModelError(
-                f'{onnx_file!r} was not written by kp_plugins\' '
-                'tools/export_onnx.py (no kp_plugins metadata): its input '
-                'size, box padding and outputs are unknown')
+                f'{onnx_file!r} is a {self.metadata["mode"]} model (whole '
+                'images, no person boxes): run it with '
+                'kp_plugins.deploy.bottomup_runtime.OnnxBottomupPoseModel '
+                '(or load_onnx_model)')
         if self.metadata.get('decode') != 'graph':
             raise OnnxModelError(
                 f'{onnx_file!r} was exported with --raw (outputs '
@@ -99,16 +147,7 @@ class OnnxPoseModel:
         self.dataset_meta = self._dataset_meta()
 
     def _dataset_meta(self) -> dict:
-        meta = dict(self.metadata.get('dataset_meta') or {})
-        if 'keypoint_id2name' in meta:  # JSON turned the int keys to str
-            meta['keypoint_id2name'] = {
-                int(k): v for k, v in meta['keypoint_id2name'].items()}
-            meta['keypoint_name2id'] = {
-                v: k for k, v in meta['keypoint_id2name'].items()}
-        for key in ('keypoint_colors', 'skeleton_link_colors', 'sigmas'):
-            if key in meta:
-                meta[key] = np.asarray(meta[key])
-        return meta
+        return dataset_meta_from(self.metadata)
 
     @property
     def num_keypoints(self) -> int:
