@@ -34,6 +34,12 @@ def pose_model_type(config: str) -> Optional[str]:
     return None
 
 
+def _topdown_refusal(config: str, model_type: Optional[str]) -> str:
+    return (f'{config!r} is a top-down pose config ({model_type}): it needs person boxes '
+            'and cannot provide them; give a detector, or a bottom-up pose model '
+            '(BottomupPoseEstimator, e.g. configs/yolo_effl0_256.py)')
+
+
 class BottomupPersonDetector(PersonDetector):
     """The persons a bottom-up MMPose model finds (its ``bboxes`` and
     ``bbox_scores``, through :func:`~kp_plugins.apis.predict_poses_bottomup`),
@@ -59,16 +65,16 @@ class BottomupPersonDetector(PersonDetector):
                  cfg_options: Optional[dict] = None) -> None:
         super().__init__(score_thr, nms_iou)
         from .pose_inference import PoseModelError, is_bottomup, load_pose_model
+        model_type = pose_model_type(config)
+        if model_type is not None and model_type not in BOTTOMUP_MODEL_TYPES:
+            raise PersonDetectorError(_topdown_refusal(config, model_type))
         try:
             self.model = load_pose_model(config, checkpoint, device, cfg_options,
                                          bottomup_ok=True)
         except PoseModelError as exc:
             raise PersonDetectorError(str(exc)) from exc
         if not is_bottomup(self.model):
-            raise PersonDetectorError(
-                f'{config!r} is a top-down pose model ({type(self.model).__name__}): it '
-                'needs person boxes and cannot provide them; give a detector, or a '
-                'bottom-up pose model (BottomupPoseEstimator, e.g. configs/yolo_effl0_256.py)')
+            raise PersonDetectorError(_topdown_refusal(config, type(self.model).__name__))
         self.classes = ['person']
         self.person_index = 0
         #: the last call's poses, one PoseDataSample per image
@@ -105,10 +111,7 @@ def build_pose_person_detector(config: str, checkpoint: str,
     """
     model_type = pose_model_type(config)
     if model_type not in BOTTOMUP_MODEL_TYPES:
-        raise PersonDetectorError(
-            f'{config!r} is a top-down pose config ({model_type}): it needs person boxes '
-            'and cannot provide them; give a detector, or a bottom-up pose model '
-            '(BottomupPoseEstimator, e.g. configs/yolo_effl0_256.py)')
+        raise PersonDetectorError(_topdown_refusal(config, model_type))
     if person_class not in (None, 0):
         raise PersonDetectorError(
             f'person class {person_class} given for a bottom-up pose model: it has one '
