@@ -8,6 +8,9 @@ and write a bbox file for top-down evaluation on detector boxes.
     # a folder (recursive) or a .txt list of images: ids 1..N, and an image-info
     # file (default: <out>_images.json) to use as the dataset's ann_file
     python tools/detect_persons.py photos/ --out dets.json --ultralytics yolo11n.pt
+    # a one-stage (bottom-up) pose model as the detector: its person boxes
+    python tools/detect_persons.py ANN.json --img-root IMAGES/ --out dets.json \\
+        --det-config configs/yolo_effl0_256.py --det-checkpoint yolo_effl0.pth
 
 Then evaluate on those boxes (ground-truth boxes are used otherwise):
 
@@ -36,8 +39,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--out', required=True, help='bbox file to write (.json)')
     parser.add_argument('--img-root', help='folder the COCO file_names (or the relative '
                         'paths of a list) are relative to')
-    parser.add_argument('--det-config', help='MMDet detector config (path or mmdet::...)')
-    parser.add_argument('--det-checkpoint', help='MMDet detector checkpoint (local file)')
+    parser.add_argument('--det-config', help='MMDet detector config (path or mmdet::...), '
+                        'or a bottom-up MMPose pose config (e.g. configs/yolo_effl0_256.py: '
+                        'its person boxes and scores)')
+    parser.add_argument('--det-checkpoint', help='checkpoint of --det-config (local file)')
     parser.add_argument('--ultralytics', metavar='WEIGHTS',
                         help='Ultralytics YOLO weights (local .pt) instead of an MMDet detector')
     parser.add_argument('--imgsz', type=int, default=640, help='Ultralytics inference size')

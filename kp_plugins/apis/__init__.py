@@ -1,5 +1,5 @@
 """Inference helpers behind tools/detect_persons.py and tools/demo.py:
-person boxes from MMDet or Ultralytics detectors, COCO bbox files for
+person boxes from MMDet or Ultralytics detectors or a bottom-up pose model, COCO bbox files for
 top-down evaluation on detector boxes, and pose inference + drawing with
 MMPose's own API. Not imported by ``import kp_plugins`` (it registers
 nothing); MMDet and Ultralytics are imported only when a detector is built.
@@ -50,6 +50,11 @@ from .pose_inference import (
     predict_poses,
     predict_poses_bottomup,
 )
+from .pose_person_detector import (
+    BottomupPersonDetector,
+    build_pose_person_detector,
+    pose_model_type,
+)
 
 __all__ = [
     'BBoxFileError', 'DetectionSummary', 'boxes_to_coco_results', 'detect_to_bbox_file',
@@ -59,7 +64,8 @@ __all__ = [
     'subset_coco_annotations', 'write_image_info', 'MMDetPersonDetector', 'PersonDetector',
     'PersonDetectorError', 'UltralyticsPersonDetector', 'build_person_detector',
     'default_device', 'find_person_class', 'ConfigNotFoundError', 'resolve_config_path',
-    'select_person_boxes', 'PoseModelError', 'build_pose_visualizer', 'draw_poses',
+    'select_person_boxes', 'BottomupPersonDetector', 'build_pose_person_detector',
+    'pose_model_type', 'PoseModelError', 'build_pose_visualizer', 'draw_poses',
     'keypoint_names', 'load_pose_model', 'poses_sample', 'poses_to_json', 'predict_poses',
     'is_bottomup', 'predict_poses_bottomup'
 ]

@@ -273,9 +273,12 @@ def build_person_detector(det_config: Optional[str] = None,
                           cfg_options: Optional[dict] = None, imgsz: int = 640,
                           **kwargs) -> PersonDetector:
     """An :class:`MMDetPersonDetector` (``det_config`` + ``det_checkpoint``,
-    ``cfg_options``) or an :class:`UltralyticsPersonDetector` (``ultralytics``
-    weights, ``imgsz``); ``kwargs`` (device, person_class, score_thr,
-    nms_iou) go to the detector."""
+    ``cfg_options``), a
+    :class:`~kp_plugins.apis.pose_person_detector.BottomupPersonDetector`
+    when ``det_config`` is an MMPose bottom-up pose config (a top-down pose
+    config is refused), or an :class:`UltralyticsPersonDetector`
+    (``ultralytics`` weights, ``imgsz``); ``kwargs`` (device, person_class,
+    score_thr, nms_iou) go to the detector."""
     if ultralytics is not None:
         if det_config is not None or det_checkpoint is not None:
             raise PersonDetectorError('give either an MMDet detector (config + checkpoint) '
@@ -283,4 +286,7 @@ def build_person_detector(det_config: Optional[str] = None,
         return UltralyticsPersonDetector(ultralytics, imgsz=imgsz, **kwargs)
     if det_config is None or det_checkpoint is None:
         raise PersonDetectorError('an MMDet detector needs both a config and a checkpoint')
+    from .pose_person_detector import build_pose_person_detector, pose_model_type
+    if pose_model_type(det_config) is not None:
+        return build_pose_person_detector(det_config, det_checkpoint, cfg_options, **kwargs)
     return MMDetPersonDetector(det_config, det_checkpoint, cfg_options=cfg_options, **kwargs)

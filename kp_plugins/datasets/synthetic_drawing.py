@@ -6,7 +6,8 @@ What an image holds:
 
 - a cluttered background: a colour gradient, low-frequency colour noise and
   5-20 random shapes (rectangles, discs, ellipses, thick lines, polygons);
-- 1-4 articulated figures (``min_people``/``max_people``) with human
+- 1-4 articulated figures (``min_people``/``max_people``; crowds of many
+  smaller figures with ``layout='grid'``) with human
   proportions (head 1/8 of the height, torso 0.30, upper arm 0.19, forearm
   0.15, thigh and shin 0.25 of the standing height ``L``), joint angles sampled
   in plausible ranges, per-segment foreshortening, an in-plane lean and a body
@@ -312,8 +313,46 @@ def _draw_figure(rng: np.random.Generator, canvas: _Canvas, w: int, h: int,
     return _Figure(keypoints=kp, face_visible=face_visible, mask=mask)
 
 
+#: Width / height of the cell a figure gets in the ``'grid'`` layout.
+_CELL_ASPECT = 0.6
+#: Layouts of the figures in an image (:func:`render_image`).
+LAYOUTS = ('random', 'grid')
+
+
+def crowd_grid(num_people: int, img_size: Tuple[int, int]) -> Tuple[int, int, float]:
+    """The grid of the ``'grid'`` layout: ``(rows, cols, cell_stature)``, the
+    rows x cols cells (at least ``num_people``) that give the tallest
+    figures, a cell's figure height being ``min(cell_h, cell_w / 0.6)``."""
+    w, h = img_size
+    best = (1, 1, 0.0)
+    for rows in range(1, num_people + 1):
+        cols = -(-num_people // rows)
+        stature = min(h / rows, w / cols / _CELL_ASPECT)
+        if stature > best[2]:
+            best = (rows, cols, stature)
+    return best
+
+
+def _grid_places(rng: np.random.Generator, n_people: int, w: int, h: int
+                 ) -> List[Tuple[np.ndarray, float]]:
+    """``(hip, stature)`` of each figure of the ``'grid'`` layout: figures in
+    randomly chosen cells of :func:`crowd_grid`, 70-90% of the cell's
+    stature, hips near the cell centre (a figure spans about half its
+    stature above and below the hips)."""
+    rows, cols, cell_stature = crowd_grid(n_people, (w, h))
+    cell_w, cell_h = w / cols, h / rows
+    places = []
+    for cell in rng.permutation(rows * cols)[:n_people]:
+        row, col = divmod(int(cell), cols)
+        stature = cell_stature * rng.uniform(0.7, 0.9)
+        hip = np.array([(col + 0.5 + rng.uniform(-0.15, 0.15)) * cell_w,
+                        (row + 0.5 + rng.uniform(-0.05, 0.05)) * cell_h])
+        places.append((hip, stature))
+    return places
+
+
 def render_image(rng: np.random.Generator, img_size: Tuple[int, int],
-                 min_people: int = 1, max_people: int = 4
+                 min_people: int = 1, max_people: int = 4, layout: str = 'random'
                  ) -> Tuple[np.ndarray, List[dict]]:
     """Draw one image.
 
@@ -323,6 +362,11 @@ def render_image(rng: np.random.Generator, img_size: Tuple[int, int],
         rng (np.random.Generator): the image's own random stream.
         img_size (tuple[int, int]): ``(w, h)``.
         min_people (int), max_people (int): figure count range.
+        layout (str): ``'random'``: figures of 35-95% of the image height
+            anywhere (the training sets); ``'grid'``: crowd scenes, one
+            figure per cell of a grid (:func:`crowd_grid`), so figures get
+            smaller as ``P`` grows (32 fit in 640x480 at about 100 pixels
+            tall) and every figure's hips are inside the image.
 
     Returns:
         tuple:
@@ -339,10 +383,15 @@ def render_image(rng: np.random.Generator, img_size: Tuple[int, int],
     w, h = img_size
     image = _background(rng, w, h)
     canvas = _Canvas(image)
+    if layout not in LAYOUTS:
+        raise ValueError(f'layout must be one of {LAYOUTS}, got {layout!r}')
     n_people = int(rng.integers(min_people, max_people + 1))
     figures: List[_Figure] = []
+    if layout == 'grid':
+        for hip, stature in _grid_places(rng, n_people, w, h):
+            figures.append(_draw_figure(rng, canvas, w, h, hip, stature))
     hips: List[Tuple[np.ndarray, float]] = []
-    for _ in range(n_people):
+    for _ in range(n_people if layout == 'random' else 0):
         for _attempt in range(20):
             stature = h * rng.uniform(0.35, 0.95) * (1.0 if n_people == 1 else
                                                      rng.uniform(0.6, 1.0))

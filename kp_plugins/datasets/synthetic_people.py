@@ -46,8 +46,14 @@ from ..utils.paths import cache_root
 from .synthetic_drawing import (
     GENERATOR_VERSION,
     KEYPOINT_NAMES,  # noqa: F401  (re-exported)
+    LAYOUTS,
     render_image,
 )
+
+#: Most figures per image of each layout.
+MAX_PEOPLE = dict(random=8, grid=64)
+#: Persons per image of the crowd benchmark's scenes.
+CROWD_SIZES = (1, 2, 4, 8, 16, 32)
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,9 @@ class SyntheticSplitSpec:
         min_people (int): fewest figures per image.
         max_people (int): most figures per image.
         image_format (str): ``'jpg'`` (quality 92) or ``'png'``.
+        layout (str): ``'random'`` (up to 8 figures anywhere) or ``'grid'``
+            (crowd scenes, up to 64 figures, smaller as they are more; see
+            :func:`~kp_plugins.datasets.synthetic_drawing.render_image`).
     """
     split: str = 'train'
     num_images: int = 1000
@@ -71,6 +80,7 @@ class SyntheticSplitSpec:
     min_people: int = 1
     max_people: int = 4
     image_format: str = 'jpg'
+    layout: str = 'random'
     version: int = field(default=GENERATOR_VERSION)
 
     def __post_init__(self) -> None:
@@ -93,17 +103,25 @@ class SyntheticSplitSpec:
         object.__setattr__(self, 'img_size', size)
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
             raise bad(f'seed must be an integer >= 0, got {self.seed!r}')
+        if self.layout not in LAYOUTS:
+            raise bad(f'layout must be one of {LAYOUTS}, got {self.layout!r}')
+        most = MAX_PEOPLE[self.layout]
         if not (isinstance(self.min_people, int) and isinstance(self.max_people, int)
-                and 1 <= self.min_people <= self.max_people <= 8):
-            raise bad('need 1 <= min_people <= max_people <= 8, got '
+                and 1 <= self.min_people <= self.max_people <= most):
+            raise bad(f'need 1 <= min_people <= max_people <= {most} '
+                      f'(layout {self.layout!r}), got '
                       f'min_people={self.min_people!r}, max_people={self.max_people!r}')
         if self.image_format not in ('jpg', 'png'):
             raise bad(f"image_format must be 'jpg' or 'png', got {self.image_format!r}")
 
     @property
     def key(self) -> str:
-        """Short hash of every field (the cache key)."""
-        blob = json.dumps(asdict(self), sort_keys=True).encode()
+        """Short hash of every field (the cache key); the default layout is
+        left out, so splits made before layouts existed keep their key."""
+        fields = asdict(self)
+        if fields['layout'] == 'random':
+            del fields['layout']
+        blob = json.dumps(fields, sort_keys=True).encode()
         return hashlib.sha1(blob).hexdigest()[:10]
 
     @property
@@ -131,7 +149,7 @@ def iter_split(spec: SyntheticSplitSpec) -> Iterator[Tuple[int, np.ndarray, List
     """Yield ``(index, image, people)`` for every image of a split."""
     for idx in range(spec.num_images):
         image, people = render_image(image_rng(spec, idx), spec.img_size,
-                                     spec.min_people, spec.max_people)
+                                     spec.min_people, spec.max_people, spec.layout)
         yield idx, image, people
 
 
@@ -216,3 +234,16 @@ def synthetic_ann_file(split: str = 'val', cache_dir: Optional[str] = None,
     (e.g. for ``CocoMetric(ann_file=...)`` in a script)."""
     spec = SyntheticSplitSpec(split=split, **spec_kwargs)
     return osp.join(ensure_split(spec, cache_dir), 'annotations.json')
+
+
+def crowd_split_spec(num_people: int, num_images: int = 20,
+                     img_size: Tuple[int, int] = (640, 480), seed: int = 0,
+                     image_format: str = 'jpg') -> SyntheticSplitSpec:
+    """The held-out crowd scenes of ``num_people`` persons each
+    (``layout='grid'``, split ``crowd<N>``): a split name of their own, so
+    their random streams differ from every ``train``/``val`` split of any
+    seed."""
+    return SyntheticSplitSpec(split=f'crowd{num_people}', num_images=num_images,
+                              img_size=tuple(img_size), seed=seed, min_people=num_people,
+                              max_people=num_people, image_format=image_format,
+                              layout='grid')

@@ -41,6 +41,8 @@ class KPSyntheticPoseDataset(CocoDataset):
         seed (int): generation seed. Default 0.
         min_people (int), max_people (int): figures per image. Default 1, 4.
         image_format (str): ``'jpg'`` or ``'png'``. Default ``'jpg'``.
+        layout (str): ``'random'`` or ``'grid'`` (crowd scenes of up to 64
+            smaller figures). Default ``'random'``.
         cache_dir (str, optional): folder holding generated splits; default
             ``$KP_PLUGINS_CACHE/synthetic`` or ``~/.cache/kp_plugins/synthetic``.
         **kwargs: passed to ``CocoDataset`` (``data_mode``, ``pipeline``,
@@ -61,6 +63,7 @@ class KPSyntheticPoseDataset(CocoDataset):
                  min_people: int = 1,
                  max_people: int = 4,
                  image_format: str = 'jpg',
+                 layout: str = 'random',
                  cache_dir: Optional[str] = None,
                  **kwargs) -> None:
         given = [k for k in ('ann_file', 'data_root', 'data_prefix') if kwargs.get(k)]
@@ -75,7 +78,7 @@ class KPSyntheticPoseDataset(CocoDataset):
             split=split, num_images=num_images,
             img_size=tuple(img_size) if isinstance(img_size, (list, tuple)) else img_size,
             seed=seed, min_people=min_people, max_people=max_people,
-            image_format=image_format)
+            image_format=image_format, layout=layout)
         self.split_dir = ensure_split(self.spec, cache_dir)
         super().__init__(
             ann_file=osp.join(self.split_dir, 'annotations.json'),

@@ -1,11 +1,16 @@
 """Detectors with random weights for the tool tests (no weights can be
 downloaded): MMDet's own RTMDet-tiny config at a 256x256 test size, and an
-Ultralytics YOLO11n built from its yaml."""
+Ultralytics YOLO11n built from its yaml (the RTMDet one lives in
+kp_plugins.benchmark.random_detector, which the crowd benchmark uses too)."""
 import os.path as osp
 from typing import Sequence
 
-import numpy as np
 import torch
+
+from kp_plugins.benchmark.random_detector import (  # noqa: F401  (re-exported)
+    rtmdet_tiny_config,
+    save_random_rtmdet,
+)
 
 SMALL_RTMDET = '''
 _base_ = ['{base}']
@@ -23,68 +28,11 @@ test_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 '''
 
 
-def rtmdet_tiny_config() -> str:
-    """The RTMDet-tiny config MMDet ships inside its package."""
-    from kp_plugins.utils.paths import resolve_config_path
-    return resolve_config_path('mmdet::rtmdet/rtmdet_tiny_8xb32-300e_coco.py')
-
-
 def write_small_rtmdet_config(out_dir, max_per_img: int = 30) -> str:
     path = osp.join(str(out_dir), 'rtmdet_tiny_256.py')
     with open(path, 'w') as f:
         f.write(SMALL_RTMDET.format(base=rtmdet_tiny_config(), max_per_img=max_per_img))
     return path
-
-
-def save_random_rtmdet(config: str, out: str, calibration_images: Sequence[np.ndarray],
-                       classes: Sequence[str] = None, person_index: int = 0) -> None:
-    """Save a random-init checkpoint of ``config`` whose boxes are usable.
-
-    A random RTMDet gives degenerate output: features vanish through the
-    eval-mode BatchNorms (all scores equal) and zero-initialised regression
-    gives empty boxes. So the BatchNorm statistics are taken from
-    ``calibration_images`` (one train-mode forward), the regression biases
-    are set to 1-4 strides (boxes of a few strides), and the classifier's
-    weights are scaled by 0.2 with a +3 logit bias for the person class
-    (random scores, but persons among the top boxes on most images).
-    ``classes`` (default: COCO's 80) go to ``meta.dataset_meta`` as MMDet's
-    runner saves them.
-    """
-    from mmcv.transforms import Compose
-    from mmdet.evaluation import get_classes
-    from mmdet.registry import MODELS
-    from mmdet.utils import get_test_pipeline_cfg
-    from mmengine.config import Config
-    from mmengine.registry import DefaultScope
-
-    import kp_plugins  # noqa: F401
-    cfg = Config.fromfile(config)
-    cfg.model.backbone.init_cfg = None
-    torch.manual_seed(0)
-    with DefaultScope.overwrite_default_scope('mmdet'):
-        model = MODELS.build(cfg.model)
-        pipeline_cfg = get_test_pipeline_cfg(cfg)
-        pipeline_cfg[0].type = 'mmdet.LoadImageFromNDArray'
-        pipeline = Compose(pipeline_cfg)
-    data = [pipeline(dict(img=img, img_id=i)) for i, img in enumerate(calibration_images)]
-    batch = model.data_preprocessor(dict(inputs=[d['inputs'] for d in data],
-                                         data_samples=[d['data_samples'] for d in data]), False)
-    for module in model.modules():
-        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
-            module.reset_running_stats()
-            module.momentum = None  # running stats = this batch's
-    model.train()
-    with torch.no_grad():
-        model.bbox_head(model.extract_feat(batch['inputs']))
-        for conv in model.bbox_head.rtm_reg:
-            conv.bias.uniform_(1.0, 4.0)
-        for conv in model.bbox_head.rtm_cls:
-            conv.weight.mul_(0.2)
-            conv.bias[person_index] += 3.0
-    model.eval()
-    classes = list(classes) if classes is not None else list(get_classes('coco'))
-    torch.save(dict(state_dict=model.state_dict(),
-                    meta=dict(dataset_meta=dict(classes=classes))), out)
 
 
 def save_random_yolo(out: str, classes: Sequence[str] = None) -> None:
