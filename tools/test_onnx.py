@@ -50,6 +50,13 @@ def main() -> None:
     print(f'{args.onnx}: {model.metadata["head"]} from {model.metadata["config"]}, '
           f'input {model.input_size} (W, H); boxes: '
           f'{args.bbox_file or "ground truth of " + args.ann_file}')
+    from kp_plugins.utils.data_check import DataCheckError, check_coco_files
+    try:  # the same pre-flight check as tools/test.py, before the model runs
+        check_coco_files(args.ann_file, args.img_dir, name='--ann-file',
+                         num_keypoints=model.num_keypoints, bbox_file=args.bbox_file,
+                         bbox_score_thr=args.bbox_score_thr, log=print)
+    except DataCheckError as exc:
+        sys.exit(f'error: {exc}')
     if args.dump and not args.dump.endswith(('.pkl', '.pickle')):
         sys.exit('error: --dump must name a .pkl or .pickle file')
     predictions: list = []
