@@ -17,6 +17,7 @@ are dropped, persons without keypoints kept as boxes; the counts are printed.
 See kp_plugins/ultralytics/coco2yolo.py for every rule.
 """
 import argparse
+import os.path as osp
 import sys
 
 from kp_plugins.ultralytics.coco2yolo import (
@@ -54,6 +55,14 @@ def main(argv=None) -> None:
     splits = coco_splits(args.data_root, args.train, args.val, args.test, img_dirs)
     if not splits:
         sys.exit('error: give at least one of --train, --val, --test')
+    from kp_plugins.utils.data_check import DataCheckError, check_coco_files
+    for split, (ann_file, img_dir) in splits.items():  # the pre-flight check of every split
+        if osp.isfile(ann_file) and osp.isdir(img_dir):
+            try:
+                check_coco_files(ann_file, img_dir, name=f'--{split}', training=split == 'train',
+                                 all_images=True, log=print)
+            except DataCheckError as exc:
+                sys.exit(f'error: {exc}')
     try:
         if args.out:
             report = coco_to_yolo(splits, args.out, copy_images=args.copy,

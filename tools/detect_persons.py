@@ -81,6 +81,14 @@ def main() -> None:
         detect_to_bbox_file,
         load_image_source,
     )
+    if args.input.lower().endswith('.json') and args.img_root and osp.isfile(args.input):
+        # the pre-flight check of the file the boxes will be evaluated on
+        from kp_plugins.utils.data_check import DataCheckError, check_coco_files
+        try:
+            check_coco_files(args.input, args.img_root, name=args.input, all_images=True,
+                             persons_required=False, log=print)
+        except DataCheckError as exc:
+            sys.exit(f'error: {exc}')
     try:
         source = load_image_source(args.input, args.img_root)
         detector = build_person_detector(

@@ -88,7 +88,16 @@ def main() -> None:
         model = load_onnx_model(args.onnx, num_threads=args.threads)
     except OnnxModelError as exc:
         sys.exit(f'error: {exc}')
-    if getattr(model, 'mode', '') == 'bottomup':
+    bottomup = getattr(model, 'mode', '') == 'bottomup'
+    from kp_plugins.utils.data_check import DataCheckError, check_coco_files
+    try:  # the same pre-flight check as tools/test.py, before the model runs
+        check_coco_files(args.ann_file, args.img_dir, name='--ann-file',
+                         num_keypoints=model.num_keypoints,
+                         bbox_file=None if bottomup else args.bbox_file,
+                         bbox_score_thr=None if bottomup else args.bbox_score_thr, log=print)
+    except DataCheckError as exc:
+        sys.exit(f'error: {exc}')
+    if bottomup:
         return test_bottomup(model, args)
     print(f'{args.onnx}: {model.metadata["head"]} from {model.metadata["config"]}, '
           f'input {model.input_size} (W, H); boxes: '

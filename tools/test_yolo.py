@@ -31,6 +31,7 @@ from kp_plugins.ultralytics.evaluate import (
     sample_from_result,
 )
 from kp_plugins.ultralytics.offline import OfflineDownloadError, import_ultralytics
+from kp_plugins.utils.data_check import check_coco_files
 from kp_plugins.utils.metainfo import load_pose_metainfo
 
 
@@ -103,11 +104,12 @@ def main(argv=None) -> None:
     try:
         if not osp.isfile(ann_file):
             raise FileNotFoundError(f'annotation file {ann_file} does not exist')
+        check_coco_files(ann_file, img_dir, name='--ann-file', all_images=True, log=print)
         images = load_coco_images(ann_file, img_dir)
         meta = load_pose_metainfo(args.metainfo)
         samples = (ground_truth_samples(ann_file, images) if args.gt_as_pred
                    else predict_samples(args, images))
-    except (FileNotFoundError, ValueError, OfflineDownloadError) as e:
+    except (FileNotFoundError, ValueError, OfflineDownloadError) as e:  # DataCheckError too
         sys.exit(f'error: {e}')
     persons = sum(len(s['pred_instances']['keypoints']) for s in samples)
     source = 'ground truth' if args.gt_as_pred else args.weights

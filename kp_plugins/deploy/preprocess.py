@@ -91,6 +91,25 @@ def boxes_in_input(bboxes: np.ndarray, warp: np.ndarray) -> np.ndarray:
     return np.concatenate([centers - half, centers + half], axis=-1)
 
 
+def check_person_boxes(bboxes: np.ndarray) -> None:
+    """Raise ``ValueError`` naming the first person box (N, 4) ``xyxy``
+    that is not finite or has no area: its crop would be NaN or empty, and
+    the model would return NaN keypoints with finite scores."""
+    bboxes = np.asarray(bboxes, dtype=np.float64).reshape(-1, 4)
+    finite = np.isfinite(bboxes).all(axis=1)
+    positive = (bboxes[:, 2] > bboxes[:, 0]) & (bboxes[:, 3] > bboxes[:, 1])
+    bad = np.flatnonzero(~(finite & positive))
+    if bad.size:
+        i = int(bad[0])
+        box = ', '.join(f'{v:g}' for v in bboxes[i])
+        why = ('is not finite' if not finite[i] else
+               f'has width {bboxes[i, 2] - bboxes[i, 0]:g} and height '
+               f'{bboxes[i, 3] - bboxes[i, 1]:g} (x2 must exceed x1 and y2 exceed y1)')
+        more = f' ({bad.size} bad boxes in all)' if bad.size > 1 else ''
+        raise ValueError(f'person box {i} of {len(bboxes)} [{box}] (x1, y1, x2, y2, image '
+                         f'pixels) {why}{more}; remove it or give a valid box')
+
+
 def crop_persons(image: np.ndarray, bboxes: np.ndarray,
                  input_size: Tuple[int, int],
                  padding: float = DEFAULT_BBOX_PADDING
@@ -103,12 +122,17 @@ def crop_persons(image: np.ndarray, bboxes: np.ndarray,
         input_size: model input ``(W, H)``.
         padding: ``GetBBoxCenterScale``'s padding.
 
+    Raises:
+        ValueError: a box that is not finite or has no area
+            (:func:`check_person_boxes`).
+
     Returns:
         crops (N, 3, H, W) float32 in 0-255, centres (N, 2), crop sizes
         (N, 2) in image pixels (``input_center`` / ``input_scale``), and the
         person boxes in model-input pixels (N, 4) ``xyxy`` (what
         ``KPBBoxHead`` takes as its ``bbox`` input).
     """
+    check_person_boxes(bboxes)
     w, h = input_size
     center, scale = bbox_xyxy_to_center_scale(bboxes, padding)
     scale = fix_aspect_ratio(scale, aspect_ratio=w / h)

@@ -7,12 +7,20 @@ Runner is built (:func:`kp_plugins.engine.launch.check_data`):
 1. :func:`check_data_paths`: every file and folder the config names exists.
 2. :func:`preflight_check`: the config agrees with itself and with the data
    (head vs. codec, keypoint count), and the annotation, ``bbox_file`` and
-   image files are usable: valid JSON, COCO structure, finite numbers, ids
-   that resolve, at least one usable person for training, image files that
-   exist and are images (optionally decoded, ``check_images=True``). Every
+   image files are usable: valid JSON, COCO structure, finite and plausible
+   numbers (visibility 0/1/2, area > 0, person category, pixel keypoints,
+   x, y, w, h boxes), integer ids that resolve, at least one usable person
+   for training and one to evaluate, an evaluator ``ann_file`` holding the
+   dataset's images, image files that exist, are images and have the size
+   their entry gives (optionally decoded, ``check_images=True``). Every
    problem found is listed at once in one :class:`DataCheckError`; persons
-   MMPose would drop silently are counted and logged. The checks of the
-   files themselves are :mod:`kp_plugins.utils.data_file_checks`.
+   MMPose would drop silently, and a few suspicious ones, are counted and
+   logged. The checks of the files themselves are
+   :mod:`kp_plugins.utils.data_file_checks`.
+
+Tools that read a COCO annotation file without a config (``tools/test_onnx.py``,
+``tools/test_yolo.py``, ``tools/detect_persons.py``, ``tools/coco2yolo.py``)
+run the same checks through :func:`check_coco_files`.
 """
 import os
 import os.path as osp
@@ -20,12 +28,13 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequ
 
 from mmengine.config import Config
 
-from .data_file_checks import (
+from .data_file_checks import (  # noqa: F401  (check_bbox_file: re-exported)
     AnnotationSummary,
     DataCheckError,
     check_bbox_file,
     check_coco_annotations,
-    check_image_files,
+    check_dataset_files,
+    format_ids,
 )
 from .metainfo import load_pose_metainfo
 
@@ -282,6 +291,8 @@ def preflight_check(cfg: Config, splits: Sequence[str] = ('train', 'val'),
         loader = cfg.get(f'{split}_dataloader')
         if not loader:
             continue
+        predicted: Set = set()  # the images the split's model runs on
+        ann_ids: Set = set()  # every image of the split's annotation files
         for key, ds in _iter_datasets(loader.get('dataset'), f'{split}_dataloader.dataset'):
             if _generates_own_data(ds.get('type')) or not _is_coco_style(ds):
                 continue
@@ -292,27 +303,96 @@ def preflight_check(cfg: Config, splits: Sequence[str] = ('train', 'val'),
             k = dataset_num_keypoints(ds)
             training = split == 'train'
             summary = annotations(ann, k, training)
-            bbox_file = ds.get('bbox_file') if not training else None
-            if bbox_file:
-                errors.extend(check_bbox_file(bbox_file, summary.image_ids, ann))
-            elif not summary.errors:
-                img_dir = _join(root, (ds.get('data_prefix') or {}).get('img', '')) or ''
-                errors.extend(check_image_files(img_dir, summary.used_images,
-                                                f'{key} ({osp.basename(ann)})',
-                                                decode=check_images))
+            if summary.errors:
+                continue
+            img_dir = _join(root, (ds.get('data_prefix') or {}).get('img', '')) or ''
+            bottom_up = ds.get('data_mode', 'topdown') != 'topdown'
+            found = check_dataset_files(
+                ann, img_dir, key, num_keypoints=k, training=training,
+                bbox_file=ds.get('bbox_file'),
+                bbox_score_thr=(ds.get('filter_cfg') or {}).get('bbox_score_thr'),
+                persons_required=not bottom_up, decode=check_images, summary=summary)
+            errors.extend(found.errors)
+            predicted |= found.predicted_images
+            ann_ids |= summary.image_ids
         if split == 'train':
             continue
         evaluator = cfg.get(f'{split}_evaluator')
         for ev in evaluator if isinstance(evaluator, (list, tuple)) else [evaluator]:
             if isinstance(ev, dict) and ev.get('ann_file') and osp.isfile(ev['ann_file']):
-                annotations(ev['ann_file'], None, training=False)
+                ev_summary = annotations(ev['ann_file'], None, training=False)
+                if not ev_summary.errors and ann_ids:
+                    errors.extend(evaluator_id_problems(
+                        f'{split}_evaluator.ann_file', ev['ann_file'], ev_summary,
+                        predicted, ann_ids))
     if log is not None:
         for line in lines:
             log(line)
     if errors:
-        raise DataCheckError(
-            'the data check before training/testing found '
-            f'{len(errors)} problem(s):\n' + '\n'.join(f'  - {e}' for e in errors)
-            + '\nFix them (or point the config at other files with --cfg-options); '
-            'nothing was trained or evaluated.')
+        raise_data_problems(errors)
+    return lines
+
+
+def evaluator_id_problems(key: str, path: str, summary: AnnotationSummary,
+                          predicted: Set, dataset_ids: Set) -> List[str]:
+    """The evaluator's annotation file against the dataset's: every image
+    the model predicts must be in it (or ``CocoMetric`` stops after the whole
+    inference pass: "Results do not correspond to current coco set"), and
+    every image it scores persons of must be in the dataset (or they count
+    as missed persons)."""
+    problems = []
+    unknown = sorted(predicted - summary.image_ids, key=str)
+    if unknown:
+        problems.append(
+            f'{key}={path} lacks {len(unknown)} image ids of the dataset that the model '
+            f'will predict: {format_ids(unknown)}; CocoMetric would stop after the whole '
+            'inference pass ("Results do not correspond to current coco set"): evaluate '
+            "against the dataset's own annotation file")
+    unseen = sorted(set(summary.used_images) - dataset_ids, key=str)
+    if unseen:
+        problems.append(
+            f'{key}={path} scores persons in {len(unseen)} images the dataset does not '
+            f'hold: image ids {format_ids(unseen)}; they would count as missed persons '
+            "(a lower AP): evaluate against the dataset's own annotation file")
+    return problems
+
+
+def raise_data_problems(errors: Sequence[str]) -> None:
+    """Raise :class:`DataCheckError` listing ``errors``."""
+    raise DataCheckError(
+        'the data check before training/testing found '
+        f'{len(errors)} problem(s):\n' + '\n'.join(f'  - {e}' for e in errors)
+        + '\nFix them (or point the config at other files with --cfg-options); '
+        'nothing was trained or evaluated.')
+
+
+def check_coco_files(ann_file: str, img_dir: str, *, name: str = 'the data',
+                     num_keypoints: Optional[int] = None, training: bool = False,
+                     bbox_file: Optional[str] = None, bbox_score_thr: Optional[float] = None,
+                     all_images: bool = False, persons_required: bool = True,
+                     check_images: bool = False,
+                     log: Optional[Callable[[str], None]] = None) -> List[str]:
+    """The pre-flight check of :func:`preflight_check` for a tool that reads
+    a COCO annotation file without a config (``tools/test_onnx.py``,
+    ``tools/test_yolo.py``, ``tools/detect_persons.py``, ``tools/coco2yolo.py``):
+    the annotation file, the ``bbox_file`` and the image files the tool will
+    read (see :func:`~kp_plugins.utils.data_file_checks.check_dataset_files`).
+
+    Returns:
+        list[str]: the summary and warning lines (also passed to ``log``).
+
+    Raises:
+        DataCheckError: listing every problem found.
+    """
+    found = check_dataset_files(
+        ann_file, img_dir, name, num_keypoints=num_keypoints, training=training,
+        bbox_file=bbox_file, bbox_score_thr=bbox_score_thr, all_images=all_images,
+        persons_required=persons_required, decode=check_images)
+    errors = found.annotations.errors + found.errors
+    lines = [] if found.annotations.errors else found.annotations.describe(training)
+    if log is not None:
+        for line in lines:
+            log(line)
+    if errors:
+        raise_data_problems(errors)
     return lines

@@ -185,3 +185,44 @@ def test_tools_train_reports_the_stop_without_a_traceback(tmp_path, monkeypatch,
         runpy.run_path(osp.join(REPO_ROOT, 'tools', 'train.py'), run_name='__main__')
     assert str(info.value).startswith('error: training stopped at iteration 2 (epoch 1)')
     assert 'no checkpoint has been saved yet' in str(info.value)
+
+
+def test_the_annotation_behind_a_nonfinite_loss_is_named(tmp_path):
+    """Image 3's annotation has a negative area (the pre-flight check of
+    tools/train.py rejects it; the Runner built here does not run it): the
+    grid codec turns it into a negative OKS area and the loss of its batch
+    becomes non-finite. The warning and the stop name the image, its file,
+    the annotation and the field, not just "the batch" (issue #24)."""
+    cfg = tiny_config(tmp_path / 'data', tmp_path / 'work', epochs=1)
+    cfg.custom_hooks = [h if h['type'] != 'KPNonFiniteLossHook' else
+                        dict(h, max_consecutive=1) for h in cfg.custom_hooks]
+    ann = tmp_path / 'data' / 'annotations.json'
+    coco = json.loads(ann.read_text())
+    coco['annotations'][2]['area'] = -5.0
+    ann.write_text(json.dumps(coco))
+    runner = Runner.from_cfg(cfg)
+    with pytest.raises(NonFiniteLossError) as info:
+        runner.train()
+    image = osp.join(str(tmp_path / 'data'), 'images', '000003.jpg')
+    cause = (f'the annotations behind it: image 3 ({image}), annotation 3: area is zero or '
+             'negative for labelled persons: -5.0; gt_instance_labels.areas = -17.4522 '
+             '(zero or negative)')
+    assert f'The last batch held images [3, 4]; {cause}. Fix or remove those annotations' \
+        in str(info.value)
+    assert f'on the batch of images [3, 4]; {cause}; optimizer step skipped' in \
+        log_text(tmp_path / 'work')
+
+
+def test_targets_that_are_not_finite_are_named():
+    from mmengine.structures import InstanceData
+    from mmpose.structures import PoseDataSample
+
+    from kp_plugins.utils.batch_check import annotation_problems_in_batch
+    sample = PoseDataSample(metainfo=dict(img_id=7, img_path='a.jpg', id=70))
+    sample.gt_instances = InstanceData(keypoints=np.array([[[1.0, np.inf]]]),
+                                       areas=np.array([-2.0]))
+    clean = PoseDataSample(metainfo=dict(img_id=8, img_path='b.jpg', id=80))
+    clean.gt_instances = InstanceData(keypoints=np.zeros((1, 1, 2)), areas=np.ones(1))
+    assert annotation_problems_in_batch([sample, clean]) == [
+        'image 7 (a.jpg), annotation 70: gt_instances.keypoints holds 1 values that are not '
+        'finite; gt_instances.areas = -2 (zero or negative)']

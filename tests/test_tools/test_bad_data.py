@@ -194,3 +194,98 @@ def test_bbox_file_with_unknown_image_ids(data, tmp_path, monkeypatch):
         f'annotation file {ann}: 1000000785' in message
     dets.write_text('[{"image_id": 1,')
     assert f'bbox_file {dets} is not valid JSON' in run_tool('test.py', args, monkeypatch)
+
+
+# --------------------------------------------------------------------------
+# issue #24
+# --------------------------------------------------------------------------
+
+def test_an_image_turned_by_its_exif_tag_stops_training(data, tmp_path, monkeypatch):
+    """An EXIF-rotated JPEG that the loaders turn by 90 degrees against its
+    annotation: an error naming the file, nothing trained."""
+    from PIL import Image
+    root, _, coco = data
+    path = root / 'images' / coco['images'][0]['file_name']
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.open(path).save(path, exif=exif.tobytes())
+    message = train(root, tmp_path, monkeypatch)
+    assert f'1 image files are not the size their annotation gives (the loader would crop ' \
+        f'other pixels than the keypoints were placed on): {path} (image 1: the file is ' \
+        '128x96 as loaded (stored 96x128; its EXIF orientation 6 turns it by 90 degrees ' \
+        'when OpenCV reads it), the annotation says 96x128' in message
+
+
+def test_a_negative_visibility_stops_training(data, tmp_path, monkeypatch):
+    root, ann, coco = data
+    coco['annotations'][1]['keypoints'][2] = -1
+    save(ann, coco)
+    assert 'the keypoint visibility of 1 annotations is not 0, 1 or 2' in \
+        train(root, tmp_path, monkeypatch)
+
+
+def run_test_py(root, tmp_path, monkeypatch, *options) -> str:
+    checkpoint = tmp_path / 'real.pth'
+    torch.save({'state_dict': {}}, checkpoint)
+    return run_tool('test.py', [CONFIG, str(checkpoint), '--work-dir', str(tmp_path / 'w'),
+                                '--cfg-options', *tiny_run_options(root), *options],
+                    monkeypatch)
+
+
+def test_an_evaluation_set_of_crowds_stops_before_the_model_runs(data, tmp_path, monkeypatch,
+                                                                  capsys):
+    """Today: ``ValueError: need at least one array to concatenate``."""
+    root, ann, coco = data
+    for a in coco['annotations']:
+        a['iscrowd'] = 1
+    save(ann, coco)
+    message = run_test_py(root, tmp_path, monkeypatch)
+    assert 'annotations.json holds no person to evaluate on ground-truth boxes (of 4 ' \
+        'annotations: 4 crowd regions' in message
+    assert 'coco/AP' not in capsys.readouterr().out
+
+
+def test_an_evaluator_of_other_images_stops_before_the_model_runs(data, tmp_path, monkeypatch):
+    """Today: ``AssertionError: Results do not correspond to current coco
+    set`` after the whole inference pass."""
+    root, ann, coco = data
+    coco['images'] = coco['images'][:2]
+    coco['annotations'] = coco['annotations'][:2]
+    save(root / 'two.json', coco)
+    message = run_test_py(root, tmp_path, monkeypatch, f'test_evaluator.ann_file={root}/two.json')
+    assert f'test_evaluator.ann_file={root}/two.json lacks 2 image ids of the dataset that ' \
+        'the model will predict: 3, 4' in message
+
+
+@pytest.mark.parametrize('tool,args', [
+    ('detect_persons.py', ['{ann}', '--img-root', '{images}', '--out', '{tmp}/dets.json',
+                           '--ultralytics', '{tmp}/never_loaded.pt']),
+    ('test_yolo.py', ['--gt-as-pred', '--ann-file', '{ann}', '--img-dir', '{images}',
+                      '--work-dir', '{tmp}/w']),
+    ('coco2yolo.py', ['--train', '{ann}', '--img-dir', '{images}', '--out', '{tmp}/yolo']),
+])
+def test_every_tool_that_reads_annotations_checks_them(data, tmp_path, monkeypatch, capsys,
+                                                        tool, args):
+    """The same pre-flight check as tools/train.py and tools/test.py, before
+    any model or conversion runs: a NaN keypoint and an image whose width and
+    height are swapped against its entry."""
+    import cv2
+    root, ann, coco = data
+    coco['annotations'][1]['keypoints'][0] = float('nan')
+    save(ann, coco)
+    images = root / 'images'
+    cv2.imwrite(str(images / '000003.jpg'), np.zeros((96, 128, 3), np.uint8))
+    fill = dict(ann=ann, images=images, tmp=tmp_path)
+    message = run_tool(tool, [a.format(**fill) for a in args], monkeypatch)
+    assert message.startswith('error: the data check before training/testing found 1 '
+                              'problem(s):\n  - annotations.json: the keypoints of 1 '
+                              'annotations are not finite numbers: annotation ids 2 (image '
+                              '2: value 0 is nan)'), message
+    coco['annotations'][1]['keypoints'][0] = 10.0
+    save(ann, coco)
+    message = run_tool(tool, [a.format(**fill) for a in args], monkeypatch)
+    assert '1 image files are not the size their annotation gives' in message
+    assert f'{images}/000003.jpg (image 3: the file is 128x96, the annotation says ' \
+        '96x128: width and height swapped?)' in message
+    assert not (tmp_path / 'dets.json').exists() and not (tmp_path / 'yolo').exists()
+    assert 'coco/AP' not in capsys.readouterr().out

@@ -171,13 +171,17 @@ def test_poses_on_images_without_ground_truth(tmp_path, coco_trainval):
     """A bbox file over plain images (ids 1..N, as detect_persons.py writes
     for a folder) + its image-info file: tools/test.py with format_only
     writes one pose per box, no ground truth needed."""
+    from PIL import Image
+
     from kp_plugins.apis import boxes_to_coco_results, write_image_info
     images = tmp_path / 'photos'
     images.mkdir()
     infos, dets = [], []
     for image_id, name in enumerate(('000000211325.jpg', '000000370162.jpg'), start=1):
         (images / name).symlink_to(osp.join(coco_trainval, 'images', name))
-        infos.append(dict(id=image_id, file_name=name, width=640, height=480))
+        with Image.open(images / name) as im:  # the data check compares the sizes
+            width, height = im.size
+        infos.append(dict(id=image_id, file_name=name, width=width, height=height))
         dets += boxes_to_coco_results(image_id, np.array(
             [[10, 10, 150, 300, 0.9], [400, 100, 600, 420, 0.8]]))
     info_file, det_file = tmp_path / 'dets_images.json', tmp_path / 'dets.json'

@@ -123,9 +123,14 @@ def test_no_usable_training_person_is_an_error(coco):
     message = problems(config_on(root))
     assert 'annotations.json holds no usable person for top-down training (of 12 ' \
         'annotations: 0 crowd regions, 12 without labelled keypoints (num_keypoints 0)' in message
+    # an evaluation set without persons is an error too (issue #24)
+    assert 'annotations.json holds no person to evaluate on ground-truth boxes' in \
+        problems(config_on(root), ('val', ))
     # the labelled keypoints behind num_keypoints 0 are pointed out
+    data['annotations'][0]['num_keypoints'] = 17
+    save(ann, data)
     lines = preflight_check(config_on(root), ('val', ))
-    assert any('12 annotations have num_keypoints 0 but labelled keypoints' in x for x in lines)
+    assert any('11 annotations have num_keypoints 0 but labelled keypoints' in x for x in lines)
 
 
 def test_an_empty_json_object_is_not_an_annotation_file(coco):
@@ -313,3 +318,203 @@ def test_the_shared_data_passes(coco_trainval):
                             ('train', 'val'), check_images=True)
     assert lines[0] == ('annotations_train.json: 86 images, 284 annotations: 215 persons '
                         'used, 4 crowd regions, 65 persons without labelled keypoints')
+
+
+# --------------------------------------------------------------------------
+# issue #24: images that are not the image of their entry, implausible
+# annotations, empty evaluation sets, ids that do not match
+# --------------------------------------------------------------------------
+
+def write_jpeg(path, width, height, orientation=None):
+    """A noise JPEG of ``width`` x ``height`` stored pixels, with an EXIF
+    orientation tag if given (PIL writes it; cv2 honours it when reading)."""
+    from PIL import Image
+    pixels = np.random.RandomState(1).randint(0, 255, (height, width, 3)).astype(np.uint8)
+    image = Image.fromarray(pixels)
+    if orientation is None:
+        image.save(path, quality=90)
+        return
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    image.save(path, quality=90, exif=exif.tobytes())
+
+
+def test_an_image_that_is_not_the_size_of_its_entry_is_an_error(coco):
+    """Today: trains on the wrong crops without a word. Entries say 96x128
+    (w x h)."""
+    root, _, data = coco
+    images = osp.join(root, 'images')
+    names = [img['file_name'] for img in data['images']]
+    write_jpeg(osp.join(images, names[0]), 128, 96)  # width and height swapped
+    write_jpeg(osp.join(images, names[1]), 96, 128, orientation=6)  # turned on loading
+    write_jpeg(osp.join(images, names[2]), 64, 64)  # another image under its name
+    write_jpeg(osp.join(images, names[3]), 128, 96, orientation=8)  # turned to 96x128: right
+    # the independent oracle: OpenCV (MMPose's LoadImage) turns the EXIF-tagged files
+    assert cv2.imread(osp.join(images, names[1])).shape == (96, 128, 3)
+    assert cv2.imread(osp.join(images, names[3])).shape == (128, 96, 3)
+    message = problems(config_on(root), ('train', ))
+    assert 'found 1 problem(s)' in message
+    assert ('train_dataloader.dataset (annotations.json): 3 image files are not the size '
+            'their annotation gives (the loader would crop other pixels than the keypoints '
+            'were placed on): ') in message
+    assert (f'{images}/{names[0]} (image 1: the file is 128x96, the annotation says 96x128: '
+            'width and height swapped?)') in message
+    assert (f'{images}/{names[1]} (image 2: the file is 128x96 as loaded (stored 96x128; its '
+            'EXIF orientation 6 turns it by 90 degrees when OpenCV reads it), the annotation '
+            'says 96x128: the loaders turn it against its keypoints') in message
+    assert (f'{images}/{names[2]} (image 3: the file is 64x64, the annotation says 96x128: '
+            'another image under this name, or a resized copy?)') in message
+    assert names[3] not in message
+
+
+def bad(data, index, **fields):
+    data['annotations'][index].update(fields)
+
+
+@pytest.mark.parametrize('case,expected', [
+    ('visibility', 'annotations.json: the keypoint visibility of 1 annotations is not 0, 1 '
+     'or 2 (0: not labelled, 1: labelled but hidden, 2: visible; MMPose uses it as the '
+     "keypoint's loss weight, so -1 gives a negative loss): annotation ids 3 (image 2: "
+     'keypoint 1 has v = -1)'),
+    ('area0', 'annotations.json: the area of 2 annotations is zero or negative for labelled '
+     'persons (COCOeval and the OKS losses divide by it: a wrong AP, an infinite loss); set '
+     "it to the person's area in pixels (MMPose's own fallback is 0.53 x box area): "
+     'annotation ids 3 (image 2: 0), 4 (image 2: -12.5)'),
+    ('category', 'annotations.json: 1 annotations with a box and labelled keypoints have a '
+     'category_id other than 1, the person category: annotation ids 5 (category_id 2); '
+     "MMPose's CocoDataset reads every annotation of an image as a person"),
+    ('normalized', 'annotations.json: the labelled keypoints of 12 persons all lie within '
+     '0-1: annotation ids 1, 2, 3, 4, 5 (and 7 more); keypoints given as fractions of the '
+     'image instead of pixels?'),
+    ('xyxy', 'fit their keypoints only when read as x1, y1, x2, y2 (as x, y, w, h they reach '
+     'far beyond the keypoints)'),
+], ids=['visibility', 'area0', 'category', 'normalized', 'xyxy'])
+def test_impossible_annotations_are_errors(coco, case, expected):
+    """Today: v = -1 is a keypoint weight of -1 (a negative loss), area <= 0
+    a division by ~0 in COCOeval, a non-person category trains as a person,
+    0-1 keypoints and x1, y1, x2, y2 boxes train on garbage."""
+    root, ann, data = coco
+    if case == 'visibility':
+        data['annotations'][2]['keypoints'][5] = -1
+    elif case == 'area0':
+        bad(data, 2, area=0)
+        bad(data, 3, area=-12.5)
+    elif case == 'category':
+        bad(data, 4, category_id=2)
+    elif case == 'normalized':
+        for a in data['annotations']:
+            k = a['keypoints']
+            a['keypoints'] = [v / (96 if i % 3 == 0 else 128 if i % 3 == 1 else 1)
+                              for i, v in enumerate(k)]
+    elif case == 'xyxy':
+        for a in data['annotations']:
+            x, y, w, h = a['bbox']
+            a['bbox'] = [x, y, x + w, y + h]
+    save(ann, data)
+    for split in ('train', 'val'):
+        message = problems(config_on(root), (split, ))
+        assert expected in message, message
+
+
+def test_a_few_suspicious_persons_are_counted_warnings(coco):
+    """Keypoints far outside their own box and boxes past the image edge
+    (MMPose clips them): a few are warned about, most of a file is an error."""
+    root, ann, data = coco
+    x, y, w, h = data['annotations'][0]['bbox']
+    data['annotations'][0]['keypoints'][0] = x + w + max(w, h) + 5  # beyond a box size
+    x, y, w, h = data['annotations'][1]['bbox']
+    data['annotations'][1]['bbox'] = [x, y, w + 50, h]  # 50 px past the right edge
+    save(ann, data)
+    lines = preflight_check(config_on(root), ('train', ))
+    assert lines[1:] == [
+        'WARNING annotations.json: 1 of 12 persons have labelled keypoints further than a '
+        'box size outside their own box: annotation ids 1; the keypoints and the box of '
+        'different persons, or in different units (keypoints in 0-1 instead of pixels, boxes '
+        'written as x1, y1, x2, y2 instead of x, y, w, h)?',
+        'WARNING annotations.json: 1 of 12 persons have boxes that reach more than 1 px past '
+        'the image edge (MMPose clips them to the image): annotation ids 2; a wrong image '
+        'width/height, or boxes of a resized image?']
+    # most persons past the edge: the file's format, an error
+    for a in data['annotations']:
+        a['bbox'][2] += 100
+    save(ann, data)
+    assert 'annotations.json: 12 of 12 persons have boxes that reach more than 1 px past ' \
+        'the image edge' in problems(config_on(root), ('train', ))
+
+
+def only_crowd(data):
+    for a in data['annotations']:
+        a['iscrowd'] = 1
+
+
+def test_an_evaluation_set_with_nobody_to_evaluate_is_an_error(coco):
+    """Today: ``ValueError: need at least one array to concatenate`` after
+    the model ran."""
+    root, ann, data = coco
+    only_crowd(data)
+    save(osp.join(root, 'crowd.json'), data)
+    message = problems(config_on(root, val='crowd.json'), ('test', ))
+    assert 'crowd.json holds no person to evaluate on ground-truth boxes (of 12 annotations: ' \
+        '12 crowd regions, 0 without labelled keypoints, 0 with empty boxes)' in message
+    # detections: none of the person category, or none above the threshold
+    path = osp.join(root, 'dets.json')
+    dets = detections([1, 2, 3])
+    dets[0]['category_id'] = 2
+    save(path, dets)
+    cfg = config_on(root)
+    cfg.test_dataloader.dataset.bbox_file = path
+    cfg.test_dataloader.dataset.filter_cfg = dict(bbox_score_thr=0.95)
+    assert ('bbox_file dets.json leaves no person box to evaluate: of 3 detections, 1 are '
+            'not persons (category_id other than 1; MMPose keeps persons only), 2 person '
+            'boxes score below bbox_score_thr=0.95 (the highest person score is '
+            '0.9); nothing would be evaluated') in problems(cfg, ('test', ))
+    cfg.test_dataloader.dataset.filter_cfg = dict(bbox_score_thr=0.5)
+    preflight_check(cfg, ('test', ))
+
+
+def test_image_ids_must_be_integers(coco):
+    root, ann, data = coco
+    for img in data['images']:
+        img['id'] = f'{img["id"]:06d}'
+    for a in data['annotations']:
+        a['image_id'] = f'{a["image_id"]:06d}'
+    save(ann, data)
+    assert "annotations.json: 6 image ids are not integers: '000001', '000002', '000003', " \
+        "'000004', '000005' (and 1 more); COCO image ids are integers" in \
+        problems(config_on(root), ('test', ))
+
+
+def test_the_evaluator_must_score_the_datasets_images(coco):
+    """Today: ``AssertionError: Results do not correspond to current coco
+    set`` after the whole inference pass, or missed persons in the AP."""
+    root, ann, data = coco
+    other = json.loads(json.dumps(data))
+    other['images'] = other['images'][:4]
+    other['annotations'] = [a for a in other['annotations'] if a['image_id'] <= 4]
+    save(osp.join(root, 'four.json'), other)
+    cfg = config_on(root)
+    cfg.test_evaluator.ann_file = osp.join(root, 'four.json')
+    message = problems(cfg, ('test', ))
+    assert (f'test_evaluator.ann_file={root}/four.json lacks 2 image ids of the dataset that '
+            'the model will predict: 5, 6; CocoMetric would stop after the whole inference '
+            'pass ("Results do not correspond to current coco set")') in message
+    cfg = config_on(root, val='four.json')
+    cfg.test_evaluator.ann_file = ann
+    assert (f'test_evaluator.ann_file={ann} scores persons in 2 images the dataset does not '
+            'hold: image ids 5, 6; they would count as missed persons') in \
+        problems(cfg, ('test', ))
+
+
+def test_images_are_checked_with_a_bbox_file(coco):
+    """Today: the missing image stops the run at the batch that needs it."""
+    root, _, data = coco
+    import os
+    os.remove(osp.join(root, 'images', data['images'][1]['file_name']))
+    path = osp.join(root, 'dets.json')
+    save(path, detections([2, 3]))
+    cfg = config_on(root)
+    cfg.test_dataloader.dataset.bbox_file = path
+    assert f"1 image files are missing: {root}/images/000002.jpg (image 2)" in \
+        problems(cfg, ('test', ))
+    save(path, detections([3]))  # an image without detections is not read
+    preflight_check(cfg, ('test', ))

@@ -8,6 +8,8 @@ from mmengine.hooks import Hook
 from mmengine.optim import OptimWrapper
 from mmpose.registry import HOOKS
 
+from ...utils.batch_check import annotation_problems_in_batch
+
 
 class NonFiniteLossError(RuntimeError):
     """Training stopped after too many consecutive non-finite losses."""
@@ -24,7 +26,11 @@ class KPNonFiniteLossHook(Hook):
     the model's buffers (BatchNorm running statistics, which the forward
     pass of a NaN batch would turn NaN) are put back as they were before
     the iteration, so the model stays that of the last finite step. The iteration is logged as a
-    warning with its number and the image ids of its batch, and its losses
+    warning with its number and the image ids of its batch (and, where an
+    annotation of the batch holds the value behind it, e.g. an area <= 0 or
+    a coordinate that is not finite in float32, the image, its file, the
+    annotation and the field: :func:`~kp_plugins.utils.batch_check.
+    annotation_problems_in_batch`), and its losses
     are kept out of the logged running averages (they would show ``nan``
     for the next ``window_size`` iterations). When ``max_consecutive``
     iterations in a row are non-finite the run is not recovering (diverged
@@ -55,6 +61,8 @@ class KPNonFiniteLossHook(Hook):
         self.skipped_in_epoch = 0
         self.skipped_total = 0
         self._batch_ids: List = []
+        self._batch_samples: List = []
+        self._data_problems: List[str] = []
         self._skipped_now = False
         self._buffers: List[torch.Tensor] = []
         self._model = None
@@ -103,6 +111,9 @@ class KPNonFiniteLossHook(Hook):
     def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
         self._skipped_now = False
         self._batch_ids = self.image_ids(data_batch)
+        self._batch_samples = (data_batch.get('data_samples') or []
+                               if isinstance(data_batch, dict) else [])
+        self._data_problems = []
         # the forward pass updates BatchNorm statistics: keep a copy to put
         # back if this iteration is skipped
         self._buffers = [b.detach().clone() for b in runner.model.buffers()]
@@ -142,10 +153,11 @@ class KPNonFiniteLossHook(Hook):
         iteration = runner.iter + 1
         shown = ', '.join(f'{k}={v:g}' for k, v in values.items()
                           if not math.isfinite(v)) or 'loss not finite'
+        self._data_problems = annotation_problems_in_batch(self._batch_samples)
         runner.logger.warning(
             f'KPNonFiniteLossHook: iteration {iteration} (epoch '
             f'{runner.epoch + 1}): non-finite loss ({shown}) on the batch of '
-            f'images {self._batch_ids}; optimizer step skipped '
+            f'images {self._batch_ids}{self.data_cause()}; optimizer step skipped '
             f'({self.consecutive} in a row, the run stops at '
             f'{self.max_consecutive})')
         if self.consecutive >= self.max_consecutive:
@@ -175,8 +187,18 @@ class KPNonFiniteLossHook(Hook):
             f'{self.max_consecutive}); their optimizer steps were skipped, so '
             'the weights are those of the last finite step (they are '
             f'{"all finite" if finite else "NOT finite"}). The last batch held '
-            f'images {self._batch_ids}. Look for broken annotations or images '
-            f'in those batches, or a learning rate that is too high; {where}.')
+            f'images {self._batch_ids}{self.data_cause()}. '
+            + ('Fix or remove those annotations (tools/train.py\'s data check '
+               f'rejects them before training); {where}.' if self._data_problems else
+               'Look for broken annotations or images in those batches, or a '
+               f'learning rate that is too high; {where}.'))
+
+    def data_cause(self) -> str:
+        """``'; the annotations behind it: ...'`` when an annotation of the
+        batch holds the value behind the non-finite loss, else ``''``."""
+        if not self._data_problems:
+            return ''
+        return '; the annotations behind it: ' + ' | '.join(self._data_problems)
 
     @staticmethod
     def last_checkpoint(work_dir: str) -> Optional[str]:
