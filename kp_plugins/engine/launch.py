@@ -129,8 +129,10 @@ def check_runner_checkpoint(runner, path: str, option: str, config: str,
         return
     try:
         mismatch = check_model_checkpoint(runner.model, path, strict=strict, config=config)
-    except (CheckpointFileError, CheckpointMismatchError) as exc:
+    except CheckpointFileError as exc:
         sys.exit(f'error: {option}: {exc}')
+    except CheckpointMismatchError as exc:  # "checkpoint X does not fit ..."
+        sys.exit(f'error: {exc}' if option == 'checkpoint' else f'error: {option}: {exc}')
     if mismatch and os.environ.get('RANK', '0') == '0':
         import logging
 

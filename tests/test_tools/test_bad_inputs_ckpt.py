@@ -75,11 +75,31 @@ def test_checkpoint_of_another_model_refused_by_test(data, tmp_path, monkeypatch
     message = run_tool('test.py', [GRID, regression_ckpt, '--work-dir', str(tmp_path / 'w'),
                                    '--out', str(out), '--cfg-options',
                                    *tiny_run_options(data)], monkeypatch)
-    assert message.startswith(f'error: checkpoint: {mismatch_message(regression_ckpt)}')
+    assert message.startswith(f'error: {mismatch_message(regression_ckpt)}')
     assert 'of the model\'s' in message and 'weights are not in it (head.' in message
     assert 'of its weights are not in the model (head.' in message
     assert f'It was saved with {SAVED_WITH}.' in message
     assert not out.exists()
+
+
+def test_runner_checkpoint_of_another_model(data, tmp_path, monkeypatch):
+    """A checkpoint MMEngine's Runner saved (2 iterations of the regression
+    config) is refused by the grid config, naming the config from its meta;
+    resuming from it is refused too."""
+    work = tmp_path / 'reg'
+    monkeypatch.setattr(sys, 'argv', [
+        'train.py', REGRESSION, '--work-dir', str(work), '--no-validate', '--cfg-options',
+        *tiny_run_options(data), 'train_cfg.max_epochs=1'])
+    runpy.run_path(osp.join(REPO_ROOT, 'tools', 'train.py'), run_name='__main__')
+    ckpt = str(work / 'epoch_1.pth')
+    message = run_tool('test.py', [GRID, ckpt, '--work-dir', str(tmp_path / 'w'),
+                                   '--cfg-options', *tiny_run_options(data)], monkeypatch)
+    assert message.startswith(f'error: {mismatch_message(ckpt)}')
+    assert f'It was saved with {SAVED_WITH}.' in message
+    message = run_tool('train.py', [GRID, '--work-dir', str(tmp_path / 'g'), '--resume', ckpt,
+                                    '--cfg-options', *tiny_run_options(data)], monkeypatch)
+    assert message.startswith(f'error: --resume: {mismatch_message(ckpt)}')
+    assert not list((tmp_path / 'g').glob('*.pth'))
 
 
 def test_checkpoint_of_another_model_refused_by_demo_and_export(data, tmp_path, monkeypatch,
