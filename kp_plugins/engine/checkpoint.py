@@ -15,6 +15,12 @@ so ``runner.resume`` and MMPose's ``tools/test.py`` fail with
 ``UnpicklingError: ... numpy.core.multiarray._reconstruct``. Instead of turning
 weights-only loading off (which would let any pickle run code), we add exactly
 these classes to torch's safe globals. Arbitrary objects stay refused.
+
+It also holds the one check every tool runs before loading a checkpoint
+into a model (:func:`check_model_checkpoint`; :func:`load_model_checkpoint`
+checks and loads): MMEngine and ``mmpose.apis.init_model`` load
+non-strictly, so the checkpoint of another model would leave a random head
+behind with only a log line to show for it.
 """
 import os.path as osp
 import re
