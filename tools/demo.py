@@ -214,6 +214,26 @@ def unique_stem(path: str, used: set) -> str:
     return name
 
 
+def output_stems(args, items: List[Tuple[str, str]]) -> List[str]:
+    """The output name of each input; exits when an output (``<stem>.png``
+    / ``.mp4`` and ``.json`` in --out-dir) would overwrite an input file, or
+    --out-dir is an input folder."""
+    from kp_plugins.utils.paths import OutputOverwritesInputError, check_outputs_spare_inputs
+    used: set = set()
+    stems = [unique_stem(path, used) for _, path in items]
+    outputs = [osp.join(args.out_dir, stem + ext) for (kind, _), stem in zip(items, stems)
+               for ext in ('.png' if kind == 'image' else '.mp4', '.json')]
+    read = [path for _, path in items] + list(args.inputs) + [
+        args.config, args.checkpoint, args.bbox_file, args.bbox_ann, args.det_config,
+        args.det_checkpoint, args.ultralytics]
+    try:
+        check_outputs_spare_inputs(args.out_dir, outputs, read,
+                                   [i for i in args.inputs if osp.isdir(i)])
+    except OutputOverwritesInputError as exc:
+        sys.exit(f'error: {exc}')
+    return stems
+
+
 class Demo:
     """Pose model + visualizer + box source, applied to images and videos."""
 
@@ -341,6 +361,7 @@ def main() -> None:
     )
     from kp_plugins.deploy.runtime import OnnxModelError
     items = expand_inputs(args.inputs)
+    stems = output_stems(args, items)  # before the model is built: never overwrite an input
     try:
         demo = Demo(args)
     except (PoseModelError, PersonDetectorError, BBoxFileError, ImageSourceError,
@@ -350,10 +371,8 @@ def main() -> None:
         sys.exit('error: --bbox-file gives boxes for images, not for video frames; '
                  'use a detector or --det whole-image for videos')
     os.makedirs(args.out_dir, exist_ok=True)
-    used: set = set()
     done, persons, skipped = 0, 0, []
-    for kind, path in items:
-        stem = unique_stem(path, used)
+    for (kind, path), stem in zip(items, stems):
         try:
             persons += demo.image(path, stem) if kind == 'image' else demo.video(path, stem)
             done += 1

@@ -18,6 +18,7 @@ from kp_plugins.engine.launch import (
     DictAction,
     check_checkpoint,
     check_data,
+    check_runner_checkpoint,
     default_work_dir,
     ensure_kp_plugins_imported,
     finish_distributed,
@@ -116,6 +117,7 @@ def main() -> None:
     else:
         from mmengine.registry import RUNNERS
         runner = RUNNERS.build(cfg)
+    check_runner_checkpoint(runner, args.checkpoint, 'checkpoint', args.config)
 
     if args.out:
         from mmengine.hooks import Hook

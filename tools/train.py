@@ -15,6 +15,7 @@ from kp_plugins.engine.launch import (
     DictAction,
     check_checkpoint,
     check_data,
+    check_runner_checkpoint,
     default_work_dir,
     ensure_kp_plugins_imported,
     finish_distributed,
@@ -115,6 +116,10 @@ def main() -> None:
     else:
         from mmengine.registry import RUNNERS
         runner = RUNNERS.build(cfg)
+    if args.resume not in (None, 'auto'):
+        check_runner_checkpoint(runner, args.resume, '--resume', args.config)
+    elif cfg.get('load_from') and not cfg.get('resume'):  # fine-tuning: partial is allowed
+        check_runner_checkpoint(runner, cfg.load_from, 'load_from', args.config, strict=False)
     from kp_plugins.engine.hooks import NonFiniteLossError
     try:
         runner.train()

@@ -16,11 +16,22 @@ locally, and a detector config's pretrained-backbone ``init_cfg`` is dropped
 (the checkpoint holds all weights).
 """
 import os.path as osp
+import warnings
 from typing import List, Optional, Sequence
 
 import numpy as np
 import torch
 
+from ..engine.checkpoint import (
+    CheckpointFileError,
+    CheckpointMismatchError,
+    checkpoint_config,
+    describe_checkpoint_config,
+    is_pose_checkpoint,
+    load_model_checkpoint,
+    read_checkpoint,
+)
+from ..utils.config_check import merge_cfg_options
 from ..utils.paths import ConfigNotFoundError, resolve_config_path
 
 #: Boxes of one image: (N, 5) float32, [x1, y1, x2, y2, score].
@@ -114,6 +125,26 @@ class PersonDetector:
                 f'({self.classes[self.person_index]!r} of {len(self.classes)} classes)')
 
 
+def read_detector_checkpoint(checkpoint: str) -> dict:
+    """The checkpoint dict of a detector checkpoint file; refuses a file
+    that is not a checkpoint and the checkpoint of a pose model.
+
+    Raises:
+        PersonDetectorError: naming what the file is instead.
+    """
+    try:
+        ckpt = read_checkpoint(checkpoint)
+    except CheckpointFileError as exc:
+        raise PersonDetectorError(f'detector checkpoint: {exc}') from exc
+    info = checkpoint_config(ckpt)
+    if is_pose_checkpoint(info):
+        raise PersonDetectorError(
+            f'{checkpoint} is a pose-model checkpoint (saved with '
+            f'{describe_checkpoint_config(info)}), not a detector: pass an MMDet detector '
+            'checkpoint as --det-checkpoint (the pose checkpoint goes to the pose tools)')
+    return ckpt
+
+
 class MMDetPersonDetector(PersonDetector):
     """An MMDet 3.x detector (``mmdet.apis.init_detector``) run on batches.
 
@@ -162,7 +193,7 @@ class MMDetPersonDetector(PersonDetector):
             raise PersonDetectorError(
                 f'cannot load detector config {config!r}: {type(exc).__name__}: {exc}') from exc
         if cfg_options:
-            cfg.merge_from_dict(cfg_options)
+            merge_cfg_options(cfg, cfg_options)
         if 'model' not in cfg or 'test_dataloader' not in cfg:
             raise PersonDetectorError(
                 f'{config!r} is not an MMDet detector config (needs "model" and '
@@ -170,13 +201,25 @@ class MMDetPersonDetector(PersonDetector):
         # All weights come from the checkpoint: never fetch a pretrained backbone.
         if isinstance(cfg.model.get('backbone'), dict) and 'init_cfg' in cfg.model.backbone:
             cfg.model.backbone.init_cfg = None
+        ckpt = read_detector_checkpoint(checkpoint)
         with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'mmdet')):
             try:
-                self.model = init_detector(cfg, checkpoint, device=device or default_device())
+                with warnings.catch_warnings():  # "checkpoint is None, use COCO classes"
+                    warnings.simplefilter('ignore')
+                    self.model = init_detector(cfg, None, device=device or default_device())
             except Exception as exc:
                 raise PersonDetectorError(
-                    f'cannot build the detector from {config!r} with {checkpoint!r}: '
+                    f'cannot build the detector from {config!r}: '
                     f'{type(exc).__name__}: {exc}') from exc
+            try:  # init_detector loads non-strictly: check the keys, then load
+                load_model_checkpoint(self.model, ckpt, config=config, name=checkpoint)
+            except CheckpointMismatchError as exc:
+                raise PersonDetectorError(f'detector checkpoint: {exc}') from exc
+            meta = ckpt.get('meta') or {}
+            if 'dataset_meta' in meta:  # as init_detector does
+                self.model.dataset_meta = {k.lower(): v for k, v in meta['dataset_meta'].items()}
+            elif 'CLASSES' in meta:  # MMDet 2.x
+                self.model.dataset_meta = {'classes': meta['CLASSES']}
             pipeline_cfg = get_test_pipeline_cfg(cfg.copy())
             pipeline_cfg[0].type = 'mmdet.LoadImageFromNDArray'
             self.pipeline = Compose(pipeline_cfg)

@@ -13,6 +13,16 @@ from typing import List, Optional
 
 import numpy as np
 
+from ..engine.checkpoint import (
+    CheckpointFileError,
+    CheckpointMismatchError,
+    load_model_checkpoint,
+)
+from ..utils.config_check import (
+    ConfigConsistencyError,
+    check_codec_input_sizes,
+    merge_cfg_options,
+)
 from ..utils.paths import ConfigNotFoundError, resolve_config_path
 from .person_detection import default_device
 
@@ -32,9 +42,14 @@ def load_pose_model(config: str, checkpoint: Optional[str], device: Optional[str
     ``meta.dataset_meta`` (what MMEngine's CheckpointHook saves), else
     from the config's training dataset.
 
+    The checkpoint must fit the model (every weight, no other): the
+    checkpoint of another config is refused, naming the config it was
+    saved with (:func:`kp_plugins.engine.checkpoint.check_model_checkpoint`).
+
     Raises:
-        PoseModelError: missing files, a config MMPose cannot build, or a
-            bottom-up model.
+        PoseModelError: missing files, a config MMPose cannot build, a
+            bottom-up model (without ``bottomup_ok``), or a checkpoint that
+            is not one or does not fit the model.
     """
     from mmengine.config import Config
     from mmpose.apis import init_model
@@ -53,7 +68,11 @@ def load_pose_model(config: str, checkpoint: Optional[str], device: Optional[str
         raise PoseModelError(
             f'cannot load pose config {config!r}: {type(exc).__name__}: {exc}') from exc
     if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+        merge_cfg_options(cfg, cfg_options)
+    try:  # crops, codec and decode of one input size
+        check_codec_input_sizes(cfg, ('test', ))
+    except ConfigConsistencyError as exc:
+        raise PoseModelError(f'{config}: {exc}') from exc
     model_type = cfg.get('model', {}).get('type')
     allowed = ('TopdownPoseEstimator', 'BottomupPoseEstimator') if bottomup_ok else (
         'TopdownPoseEstimator', )
@@ -67,11 +86,20 @@ def load_pose_model(config: str, checkpoint: Optional[str], device: Optional[str
     if 'init_cfg' in cfg.model.get('backbone', {}):
         cfg.model.backbone.init_cfg = None
     try:
-        return init_model(cfg, checkpoint, device=device or default_device())
+        model = init_model(cfg, None, device=device or default_device())
     except Exception as exc:
         raise PoseModelError(
-            f'cannot build the pose model from {config!r} with {checkpoint!r}: '
-            f'{type(exc).__name__}: {exc}') from exc
+            f'cannot build the pose model from {config!r}: {type(exc).__name__}: {exc}') from exc
+    if checkpoint is not None:
+        # init_model loads non-strictly: another model's checkpoint would
+        # leave a random head. Check the keys first, then load.
+        try:
+            ckpt = load_model_checkpoint(model, checkpoint, config=config)
+        except (CheckpointFileError, CheckpointMismatchError) as exc:
+            raise PoseModelError(str(exc)) from exc
+        if 'dataset_meta' in (ckpt.get('meta') or {}):  # as init_model: checkpoint > config
+            model.dataset_meta = ckpt['meta']['dataset_meta']
+    return model
 
 
 def predict_poses(model, image: np.ndarray, boxes: np.ndarray):

@@ -197,12 +197,12 @@ def speed_and_size(cfg: Config, batch_sizes: Sequence[int] = (1, 32), warmup: in
         batch size.
     """
     import torch
-    from mmengine.runner import load_checkpoint
 
+    from ..engine.checkpoint import load_model_checkpoint
     from .speed import build_pose_model, count_flops, count_parameters, measure_latency
     model = build_pose_model(cfg)
-    if checkpoint:
-        load_checkpoint(model, checkpoint, map_location='cpu', logger='silent')
+    if checkpoint:  # refuses a checkpoint whose weights do not fit the model
+        load_model_checkpoint(model, checkpoint)
     model.eval()
     hw = bottomup_input_hw(cfg)
     used = used_parameters(model, hw)

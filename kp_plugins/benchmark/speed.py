@@ -25,9 +25,10 @@ def load_pose_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     trained from it starts from scratch."""
     import kp_plugins  # noqa: F401  (registers our modules)
     from kp_plugins.engine.launch import resolve_config_path
+    from kp_plugins.utils.config_check import merge_cfg_options
     cfg = Config.fromfile(resolve_config_path(path))
     if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+        merge_cfg_options(cfg, cfg_options)
     backbone = cfg.model.get('backbone', {})
     init_cfg = backbone.get('init_cfg')
     if isinstance(init_cfg, dict) and init_cfg.get('type') == 'Pretrained':

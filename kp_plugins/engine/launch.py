@@ -10,9 +10,16 @@ from typing import Optional, Sequence
 import torch
 from mmengine.config import Config, DictAction  # noqa: F401  (re-exported for tools)
 
+from ..utils.config_check import merge_cfg_options
 from ..utils.data_check import DataCheckError, DataNotFoundError, check_data_paths, preflight_check
 from ..utils.paths import ConfigNotFoundError, resolve_config_path
-from .checkpoint import CheckpointFileError, check_checkpoint_file
+from .checkpoint import (
+    CheckpointFileError,
+    CheckpointMismatchError,
+    check_checkpoint_file,
+    check_model_checkpoint,
+    describe_partial_load,
+)
 
 
 def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
@@ -29,7 +36,7 @@ def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     except Exception as exc:  # syntax errors, missing bases
         sys.exit(f'error: could not load config {path!r}: {type(exc).__name__}: {exc}')
     if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+        merge_cfg_options(cfg, cfg_options)
     return cfg
 
 
@@ -109,6 +116,29 @@ def check_checkpoint(path: str, option: str) -> None:
         check_checkpoint_file(path)
     except CheckpointFileError as exc:
         sys.exit(f'error: {option}: {exc}')
+
+
+def check_runner_checkpoint(runner, path: str, option: str, config: str,
+                            strict: bool = True) -> None:
+    """Before the Runner loads ``path`` (given as ``option``): stop with a
+    clear message when its weights do not fit the Runner's model
+    (:func:`~kp_plugins.engine.checkpoint.check_model_checkpoint`), or, with
+    ``strict=False`` (fine-tuning from ``load_from``), log how much of it
+    is loaded."""
+    if not path or '://' in path or not osp.isfile(path):
+        return
+    try:
+        mismatch = check_model_checkpoint(runner.model, path, strict=strict, config=config)
+    except CheckpointFileError as exc:
+        sys.exit(f'error: {option}: {exc}')
+    except CheckpointMismatchError as exc:  # "checkpoint X does not fit ..."
+        sys.exit(f'error: {exc}' if option == 'checkpoint' else f'error: {option}: {exc}')
+    if mismatch and os.environ.get('RANK', '0') == '0':
+        import logging
+
+        from mmengine.logging import print_log
+        print_log(describe_partial_load(mismatch, path), logger='current',
+                  level=logging.WARNING)
 
 
 def default_work_dir(config_path: str) -> str:

@@ -28,6 +28,7 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequ
 
 from mmengine.config import Config
 
+from .config_check import codec_input_size_problems
 from .data_file_checks import (  # noqa: F401  (check_bbox_file: re-exported)
     AnnotationSummary,
     DataCheckError,
@@ -241,6 +242,7 @@ def check_config_consistency(cfg: Config, splits: Sequence[str]) -> List[str]:
                     f'model.head.num_keypoints={k_head} but {key} '
                     f'({ds.get("type")}) has {k_data} keypoints; set '
                     f'model.head.num_keypoints={k_data}')
+    errors.extend(codec_input_size_problems(cfg, splits))
     return list(dict.fromkeys(errors))
 
 

@@ -9,7 +9,7 @@ import importlib.util
 import logging
 import os
 import os.path as osp
-from typing import Optional
+from typing import Iterable, Optional
 
 #: Environment variable naming kp_plugins' cache folder (generated synthetic
 #: sets, converted YOLO datasets, the mmcv wheel of tools/setup.sh).
@@ -139,3 +139,39 @@ def _warn_deprecated_cache_env(ignored: bool) -> None:
             f'is deprecated; set {CACHE_ENV} instead')
     _logger.warning(f'DeprecationWarning: the environment variable {DEPRECATED_CACHE_ENV} '
                     f'{what}')
+
+
+class OutputOverwritesInputError(ValueError):
+    """An output path that is (or would write through to) an input."""
+
+
+def check_outputs_spare_inputs(out_dir: str, outputs: Iterable[str], inputs: Iterable[str],
+                               input_dirs: Iterable[str] = (),
+                               option: str = '--out-dir') -> None:
+    """Refuse to write where the inputs are: ``out_dir`` equal to a folder
+    the inputs were read from, or an output file that is an input file
+    (compared after resolving symlinks and relative paths).
+
+    Args:
+        out_dir: the output folder (``option`` on the command line).
+        outputs: every file the tool will write.
+        inputs: every file it reads (images, lists, configs, checkpoints).
+        input_dirs: folders it reads images from.
+
+    Raises:
+        OutputOverwritesInputError: naming the input and the output.
+    """
+    real_out = osp.realpath(out_dir)
+    for folder in input_dirs:
+        if folder and osp.realpath(folder) == real_out:
+            raise OutputOverwritesInputError(
+                f'{option} {out_dir} is the input folder {folder}: the drawings and JSON '
+                'files would be written among (and over) your images; choose another '
+                f'{option}')
+    real_inputs = {osp.realpath(p): p for p in inputs if p}
+    for out in outputs:
+        real = osp.realpath(out)
+        if real in real_inputs:
+            raise OutputOverwritesInputError(
+                f'{option} {out_dir}: the output {out} would overwrite the input '
+                f'{real_inputs[real]}; choose another {option}')

@@ -102,7 +102,8 @@ def main():
 
     # merge options for model cfg
     if args.cfg_options is not None:
-        model_cfg.merge_from_dict(args.cfg_options)
+        from kp_plugins.utils.config_check import merge_cfg_options
+        merge_cfg_options(model_cfg, args.cfg_options)
 
     task_processor = build_task_processor(model_cfg, deploy_cfg, args.device)
 
