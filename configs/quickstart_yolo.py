@@ -36,8 +36,10 @@ model = dict(
 dataset_type = 'KPSyntheticPoseDataset'
 synthetic = dict(type=dataset_type, num_images=2000, img_size=(256, 256), seed=0,
                  data_mode='bottomup')
+# batch 8: twice the updates of yolo_effl0_256.py's batch 16 in the same
+# time (records: docs/benchmark/quickstart_yolo/)
 train_dataloader = dict(
-    batch_size=16,
+    batch_size=8,
     dataset=dict(_delete_=True, split='train', pipeline=_base_.train_pipeline,
                  **synthetic))
 val_dataloader = dict(
