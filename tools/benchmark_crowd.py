@@ -9,15 +9,19 @@ held out from training: split ``crowd<N>``).
     # the detector of the top-down pipeline: the one-stage model's person boxes
     # (default), or RTMDet-tiny with random weights (timed only, no AP)
     ... --detector random-rtmdet
-    # onnxruntime columns: the top-down model is exported on the fly (or
-    # --topdown-onnx FILE); the one-stage column needs --onestage-onnx FILE
+    # onnxruntime columns: both models are exported on the fly (or
+    # --onestage-onnx FILE / --topdown-onnx FILE, from tools/export_onnx.py)
 
 Per crowd size: the one-stage model on the whole image; the top-down
 pipeline = detector + the top-down model on every person's crop (one batched
-forward), with the detector's and the crops' shares; median of --repeats runs
-after --warmup, --threads threads, one image. AP (MMPose's CocoMetric, each
-config's own metric settings) on --scenes images per crowd size: one-stage,
-top-down on the detector's boxes, top-down on the ground-truth boxes.
+forward), with the detector's and the crops' shares; with onnxruntime the
+crops and the one-stage model's whole-image path (resize and pad, graph, score
+threshold, NMS, mapping to the image: OnnxBottomupPoseModel.predict); median of
+--repeats runs after --warmup, --threads threads (torch and onnxruntime's
+intra-op threads), one image. AP (MMPose's CocoMetric, each config's own
+metric settings) on --scenes images per crowd size: one-stage (torch and
+onnxruntime), top-down on the detector's boxes, top-down on the ground-truth
+boxes.
 Writes crowd.json, crowd.md and crowd.png into --out-dir.
 """
 import argparse
@@ -47,8 +51,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--warmup', type=int, default=3)
     parser.add_argument('--repeats', type=int, default=10)
     parser.add_argument('--threads', type=int, default=2)
-    parser.add_argument('--onestage-onnx', help='ONNX file of the one-stage model '
-                        '(onnxruntime column; skipped without it)')
+    parser.add_argument('--onestage-onnx', help='ONNX file of the one-stage model (default: '
+                        'exported on the fly)')
     parser.add_argument('--topdown-onnx', help='ONNX file of the top-down model (default: '
                         'exported on the fly)')
     parser.add_argument('--cache-dir', help='where the scenes are generated (default: the '

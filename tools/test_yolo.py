@@ -6,6 +6,10 @@
 
     python tools/test_yolo.py --gt-as-pred --data-root ... --ann-file ...   # AP must be 1.0
 
+    # the quick start's synthetic val split (200 images of 256x256, seed 0:
+    # configs/quickstart.py's, what tools/train_yolo.py --synthetic validates on)
+    python tools/test_yolo.py work_dirs/yolo11n_pose_synthetic/weights/best.pt --synthetic
+
 Runs the model on every image of the annotation file (Ultralytics
 predictor, offline unless --online), hands each image's persons to
 mmpose.evaluation.CocoMetric exactly as MMEngine's Evaluator would for a
@@ -41,8 +45,14 @@ def parse_args(argv=None) -> argparse.Namespace:
         formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     parser.add_argument('weights', nargs='?', help='Ultralytics pose checkpoint (.pt)')
     parser.add_argument('--data-root', default='', help='folder the paths below are relative to')
-    parser.add_argument('--ann-file', required=True, help='COCO annotation json (ground truth)')
+    parser.add_argument('--ann-file', help='COCO annotation json (ground truth)')
     parser.add_argument('--img-dir', default='images/', help='image folder (default images/)')
+    parser.add_argument('--synthetic', action='store_true',
+                        help="the quick start's synthetic val split instead of --ann-file/"
+                        '--img-dir (configs/quickstart.py\'s: 200 images of 256x256, seed 0), '
+                        'generated into the kp_plugins cache if needed')
+    parser.add_argument('--synthetic-images', type=int, metavar='VAL',
+                        help='with --synthetic: another val split size (default 200)')
     parser.add_argument('--metainfo', help='MMPose dataset metainfo (sigmas; default COCO-17)')
     parser.add_argument('--work-dir', help='where results.keypoints.json and metrics.json go')
     parser.add_argument('--imgsz', type=int, help='inference size (default: the training size)')
@@ -65,6 +75,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if not args.gt_as_pred and not args.weights:
         parser.error('give the weights (.pt) or --gt-as-pred')
+    if args.synthetic_images is not None and not args.synthetic:
+        parser.error('--synthetic-images needs --synthetic')
+    if args.synthetic and (args.ann_file or args.data_root):
+        parser.error('--synthetic replaces --ann-file/--data-root/--img-dir; drop them')
+    if not args.synthetic and not args.ann_file:
+        parser.error('give --ann-file (COCO ground truth) or --synthetic')
     return args
 
 
@@ -96,6 +112,12 @@ def predict_samples(args, images) -> list:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
+    if args.synthetic:
+        from kp_plugins.datasets.synthetic_people import quickstart_split
+        try:
+            args.ann_file, args.img_dir = quickstart_split('val', args.synthetic_images)
+        except ValueError as e:
+            sys.exit(f'error: {e}')
     ann_file = osp.join(args.data_root, args.ann_file) if args.data_root else args.ann_file
     img_dir = osp.join(args.data_root, args.img_dir) if args.data_root else args.img_dir
     work_dir = args.work_dir or default_work_dir(args.weights)
@@ -111,6 +133,10 @@ def main(argv=None) -> None:
                    else predict_samples(args, images))
     except (FileNotFoundError, ValueError, OfflineDownloadError) as e:  # DataCheckError too
         sys.exit(f'error: {e}')
+    with open(ann_file) as f:
+        truth = sum(1 for a in json.load(f).get('annotations', [])
+                    if not a.get('iscrowd', 0) and a.get('num_keypoints', 0) > 0)
+    print(f'ground truth: {truth} persons with keypoints on {len(images)} images ({ann_file})')
     persons = sum(len(s['pred_instances']['keypoints']) for s in samples)
     source = 'ground truth' if args.gt_as_pred else args.weights
     print(f'{source}: {persons} persons predicted on {len(images)} images '

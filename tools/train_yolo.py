@@ -5,6 +5,11 @@
         --train-ann annotations_train.json --val-ann annotations_val.json --img-dir images/ \\
         --work-dir work_dirs/yolo11n_pose --epochs 1 --imgsz 320 --batch 8
 
+    # the quick start's synthetic people (configs/quickstart.py's splits:
+    # 2000 train / 200 val images of 256x256, seed 0), generated on first use
+    python tools/train_yolo.py yolo11n-pose.yaml --synthetic \\
+        --work-dir work_dirs/yolo11n_pose_synthetic --epochs 10 --imgsz 256 --batch 16
+
 MODEL is an Ultralytics model YAML (yolo11n-pose.yaml, from scratch) or a
 local .pt checkpoint (fine-tuned from its weights). The COCO splits are
 converted once into ~/.cache/kp_plugins/yolo/<hash> (tools/coco2yolo.py);
@@ -54,6 +59,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     data.add_argument('--val-img-dir', help='image folder of the val split')
     data.add_argument('--metainfo', help='MMPose dataset metainfo (default COCO-17)')
     data.add_argument('--data', help='an Ultralytics dataset YAML instead of the COCO options')
+    data.add_argument('--synthetic', action='store_true',
+                      help="the quick start's synthetic people instead of the COCO options: "
+                      'configs/quickstart.py\'s train/val splits (2000/200 images of 256x256, '
+                      'seed 0), generated into the kp_plugins cache on first use')
+    data.add_argument('--synthetic-images', type=int, nargs=2, metavar=('TRAIN', 'VAL'),
+                      help='with --synthetic: other split sizes (default 2000 200)')
     data.add_argument('--cache-dir', help='where converted datasets go '
                       '(default ~/.cache/kp_plugins/yolo)')
     run = parser.add_argument_group('training')
@@ -125,7 +136,26 @@ def resume_checkpoint(resume: str, work_dir: str) -> str:
     return path
 
 
+def use_synthetic(args) -> None:
+    """Point the COCO options at the quick start's synthetic splits
+    (generated if needed)."""
+    if args.synthetic_images and not args.synthetic:
+        raise ValueError('--synthetic-images needs --synthetic')
+    if not args.synthetic:
+        return
+    given = [opt for opt, value in (('--data', args.data), ('--train-ann', args.train_ann),
+                                    ('--val-ann', args.val_ann), ('--data-root', args.data_root))
+             if value]
+    if given:
+        raise ValueError(f'--synthetic replaces the dataset options; drop {", ".join(given)}')
+    from kp_plugins.datasets.synthetic_people import quickstart_split
+    sizes = args.synthetic_images or (None, None)
+    (args.train_ann, args.train_img_dir), (args.val_ann, args.val_img_dir) = (
+        quickstart_split(split, n) for split, n in zip(('train', 'val'), sizes))
+
+
 def resolve_data(args) -> str:
+    use_synthetic(args)
     if args.data:
         persons = check_yolo_dataset(args.data, ('train', 'val'))
         print(f'dataset {args.data}: labels OK ({persons})')
@@ -191,8 +221,13 @@ def main(argv=None) -> None:
     print(f'trained {args.model} for {args.epochs} epoch(s) in {minutes:.1f} min')
     for path in found:
         print(f'weights: {path}')
-    print(f'score with: python tools/test_yolo.py {found[0]} --data-root {args.data_root or "."} '
-          f'--ann-file {args.val_ann or "<val json>"} --img-dir {args.val_img_dir or args.img_dir}')
+    if args.synthetic:
+        sizes = f' --synthetic-images {args.synthetic_images[1]}' if args.synthetic_images else ''
+        print(f'score with: python tools/test_yolo.py {found[0]} --synthetic{sizes}')
+    else:
+        print(f'score with: python tools/test_yolo.py {found[0]} --data-root '
+              f'{args.data_root or "."} --ann-file {args.val_ann or "<val json>"} '
+              f'--img-dir {args.val_img_dir or args.img_dir}')
 
 
 if __name__ == '__main__':

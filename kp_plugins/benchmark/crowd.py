@@ -15,10 +15,14 @@ Per crowd size ``N``:
   ground-truth person boxes (``predict_poses``: crops, one batched forward,
   decode); the top-down time is detector + crops, with each part's share;
   with onnxruntime also the crops through the exported top-down model
-  (:class:`~kp_plugins.deploy.runtime.OnnxPoseModel`) and, when an ONNX file
-  of the one-stage model is given, its graph (:func:`onestage_onnx_ms`);
+  (:class:`~kp_plugins.deploy.runtime.OnnxPoseModel`) and the exported
+  one-stage model on the whole image
+  (:meth:`~kp_plugins.deploy.bottomup_runtime.OnnxBottomupPoseModel.predict`:
+  resize and pad, the graph, score threshold and NMS, mapping to the image),
+  both exported on the fly unless ONNX files are given;
 * COCO keypoint AP (MMPose's ``CocoMetric`` with each config's own test
-  metric settings) on the ``scenes`` images: the one-stage model; the
+  metric settings) on the ``scenes`` images: the one-stage model (torch,
+  and onnxruntime when its column is measured); the
   top-down model on the detector's boxes (when the detector is a trained
   model: the one-stage model's person boxes); the top-down model on the
   ground-truth boxes (its upper bound).
@@ -48,8 +52,8 @@ RECORD_NAME, TABLE_NAME, PLOT_NAME = 'crowd.json', 'crowd.md', 'crowd.png'
 ROW_FIELDS = (
     'people', 'scenes', 'detector_boxes', 'onestage_ms', 'onestage_ort_ms', 'detector_ms',
     'crops_ms', 'topdown_ms', 'detector_share', 'crops_share', 'crops_ort_ms',
-    'topdown_ort_ms', 'onestage_ap', 'onestage_ar', 'topdown_ap', 'topdown_ar',
-    'topdown_gt_ap', 'topdown_gt_ar')
+    'topdown_ort_ms', 'onestage_ap', 'onestage_ar', 'onestage_ort_ap', 'onestage_ort_ar',
+    'topdown_ap', 'topdown_ar', 'topdown_gt_ap', 'topdown_gt_ar')
 
 
 @dataclass
@@ -171,39 +175,34 @@ def coco_ap(samples: List[dict], ann_file: str, dataset_meta: dict,
 # ------------------------------------------------------------------ models
 
 
-def onestage_onnx_ms(onnx_file: Optional[str], image_hw: Tuple[int, int], warmup: int,
-                     repeats: int, threads: int) -> Tuple[Optional[float], Optional[str]]:
-    """HOOK for the one-stage onnxruntime export (being built in another
-    branch): median ms of one ``session.run`` of ``onnx_file`` on a zero
-    input of its declared shape (dynamic sizes: batch 1 and ``image_hw``),
-    i.e. the graph alone, without the image resize.
-
-    Returns:
-        tuple: ``(ms, None)``, or ``(None, why)`` when no file is given or
-        it cannot be run (the column is skipped with that message).
-    """
-    if not onnx_file:
-        return None, ('one-stage onnxruntime column skipped: no ONNX file of the one-stage '
-                      'model given (--onestage-onnx)')
+def onestage_onnx_model(model, onnx_file: Optional[str], tmp_dir: str, threads: int):
+    """:class:`~kp_plugins.deploy.bottomup_runtime.OnnxBottomupPoseModel` of
+    the one-stage model: ``onnx_file`` when given, else the model exported
+    into ``tmp_dir`` (:func:`~kp_plugins.deploy.bottomup_export.
+    export_bottomup_onnx`, dynamic batch, all candidates). Returns
+    ``(model, None)`` or ``(None, why)``."""
     try:
-        import onnxruntime as ort
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        session = ort.InferenceSession(onnx_file, options, providers=['CPUExecutionProvider'])
-        feed = {}
-        for spec in session.get_inputs():
-            shape = [d if isinstance(d, int) else None for d in spec.shape]
-            if len(shape) == 4:
-                defaults = [1, 3, image_hw[0], image_hw[1]]
-                shape = [d if d is not None else defaults[i] for i, d in enumerate(shape)]
-            else:
-                shape = [d if d is not None else 1 for d in shape]
-            dtype = np.uint8 if 'uint8' in spec.type else np.float32
-            feed[spec.name] = np.zeros(shape, dtype)
-        return median_ms(lambda: session.run(None, feed), warmup, repeats), None
-    except Exception as exc:  # noqa: BLE001  (an unfinished export: report, go on)
+        from kp_plugins.deploy.bottomup_runtime import OnnxBottomupPoseModel
+        if not onnx_file:
+            from kp_plugins.deploy.bottomup_export import export_bottomup_onnx
+            onnx_file = osp.join(tmp_dir, 'onestage.onnx')
+            export_bottomup_onnx(model, model.cfg, onnx_file, 'crowd benchmark')
+        return OnnxBottomupPoseModel(onnx_file, num_threads=threads), None
+    except Exception as exc:  # noqa: BLE001  (no deploy extra, a head that does not export)
         return None, f'one-stage onnxruntime column skipped: {type(exc).__name__}: {exc}'
+
+
+def persons_sample(persons):
+    """A ``PoseDataSample`` holding the persons the onnxruntime one-stage
+    model found in one image (:class:`~kp_plugins.deploy.bottomup_runtime.
+    BottomupPersons`, image pixels), for :func:`metric_samples`."""
+    from mmengine.structures import InstanceData
+    from mmpose.structures import PoseDataSample
+    sample = PoseDataSample()
+    sample.pred_instances = InstanceData(
+        keypoints=persons.keypoints, keypoint_scores=persons.keypoint_scores,
+        bboxes=persons.bboxes, bbox_scores=persons.bbox_scores)
+    return sample
 
 
 def topdown_onnx_model(model, onnx_file: Optional[str], tmp_dir: str, threads: int):
@@ -234,8 +233,8 @@ def run_crowd_benchmark(settings: CrowdSettings, onestage: Tuple[str, str],
         settings: what to measure.
         onestage: ``(config, checkpoint)`` of a bottom-up pose model.
         topdown: ``(config, checkpoint)`` of a top-down pose model.
-        onestage_onnx: ONNX file of the one-stage model (the
-            :func:`onestage_onnx_ms` hook); ``None`` skips that column.
+        onestage_onnx: ONNX file of the one-stage model (``None``:
+            exported here when the deploy extra is installed).
         topdown_onnx: ONNX file of the top-down model (``None``: exported
             here when the deploy extra is installed).
         rtmdet_config: RTMDet config for ``detector='random-rtmdet'``
@@ -264,18 +263,25 @@ def run_crowd_benchmark(settings: CrowdSettings, onestage: Tuple[str, str],
     ort_model, why = topdown_onnx_model(topdown_model, topdown_onnx, tmp.name, settings.threads)
     if why:
         notes.append(why)
+    ort_onestage, why = onestage_onnx_model(onestage_model, onestage_onnx, tmp.name,
+                                            settings.threads)
+    if why:
+        notes.append(why)
     rows = []
     rtmdet = None
     for n in settings.people:
         ann_file, images = crowd_scenes(settings, n)
         log(f'{n} persons per image: {len(images)} scenes ({ann_file})')
         # ---- accuracy
-        os_samples, td_samples, gt_samples = [], [], []
+        os_samples, ort_samples, td_samples, gt_samples = [], [], [], []
         for img in images:
             image = read_image(img['path'])
             boxes = onestage_det([image])[0]
             poses = onestage_det.last_poses[0]
             os_samples += metric_samples(poses, img['id'], len(os_samples))
+            if ort_onestage is not None:
+                ort_samples += metric_samples(persons_sample(ort_onestage.predict(image)),
+                                              img['id'], len(ort_samples))
             if settings.detector == 'onestage':
                 td_samples += metric_samples(predict_poses(topdown_model, image, boxes),
                                              img['id'], len(td_samples))
@@ -284,6 +290,8 @@ def run_crowd_benchmark(settings: CrowdSettings, onestage: Tuple[str, str],
                                          len(gt_samples))
         meta = onestage_model.dataset_meta
         os_ap = coco_ap(os_samples, ann_file, meta, os_options)
+        ort_ap = (coco_ap(ort_samples, ann_file, meta, os_options)
+                  if ort_onestage is not None else dict(AP=None, AR=None))
         td_ap = (coco_ap(td_samples, ann_file, topdown_model.dataset_meta, td_options)
                  if settings.detector == 'onestage' else dict(AP=None, AR=None))
         gt_ap = coco_ap(gt_samples, ann_file, topdown_model.dataset_meta, td_options)
@@ -310,10 +318,9 @@ def run_crowd_benchmark(settings: CrowdSettings, onestage: Tuple[str, str],
         crops_ort_ms = None
         if ort_model is not None:
             crops_ort_ms = median_ms(lambda: ort_model.predict(image, gt_boxes), w, r)
-        hw = onestage_input_hw(onestage_model)
-        onestage_ort_ms, why = onestage_onnx_ms(onestage_onnx, hw, w, r, settings.threads)
-        if why and why not in notes:
-            notes.append(why)
+        onestage_ort_ms = None
+        if ort_onestage is not None:
+            onestage_ort_ms = median_ms(lambda: ort_onestage.predict(image), w, r)
         rows.append(dict(
             people=n, scenes=len(images), detector_boxes=detector_boxes,
             onestage_ms=onestage_ms, onestage_ort_ms=onestage_ort_ms,
@@ -322,6 +329,7 @@ def run_crowd_benchmark(settings: CrowdSettings, onestage: Tuple[str, str],
             crops_ort_ms=crops_ort_ms,
             topdown_ort_ms=None if crops_ort_ms is None else detector_ms + crops_ort_ms,
             onestage_ap=os_ap['AP'], onestage_ar=os_ap['AR'],
+            onestage_ort_ap=ort_ap['AP'], onestage_ort_ar=ort_ap['AR'],
             topdown_ap=td_ap['AP'], topdown_ar=td_ap['AR'],
             topdown_gt_ap=gt_ap['AP'], topdown_gt_ar=gt_ap['AR']))
         log('  ' + ', '.join(f'{k} {_fmt(rows[-1][k])}' for k in ROW_FIELDS[3:]))
@@ -329,6 +337,10 @@ def run_crowd_benchmark(settings: CrowdSettings, onestage: Tuple[str, str],
     if settings.detector == 'random-rtmdet':
         notes.append('detector: RTMDet-tiny with random weights, timed only (its boxes are '
                      'not persons); top-down AP on detector boxes not measured')
+    if ort_onestage is not None:
+        notes.append('onestage_ort_ms: OnnxBottomupPoseModel.predict on the whole image '
+                     '(resize and pad, graph, score threshold, NMS, mapping to the image), as '
+                     'onestage_ms times predict_poses_bottomup')
     notes.append('crops_ms: the top-down model on the N ground-truth boxes of the timed '
                  'scene (crop + one batched forward + decode), whatever the detector found')
     return dict(
@@ -343,12 +355,6 @@ def run_crowd_benchmark(settings: CrowdSettings, onestage: Tuple[str, str],
                          machine=platform.machine(), processor=platform.processor(),
                          cpus=os.cpu_count()),
         notes=notes, rows=rows)
-
-
-def onestage_input_hw(model) -> Tuple[int, int]:
-    """``(H, W)`` of a bottom-up model's input (its ``BottomupResize``)."""
-    from .bottomup import bottomup_input_hw
-    return bottomup_input_hw(model.cfg)
 
 
 # ------------------------------------------------------------------ outputs
@@ -366,8 +372,9 @@ def markdown_table(record: dict) -> str:
     """The record as a markdown table, one line per crowd size."""
     lines = [
         '| persons | one-stage ms | top-down ms | detector | crops | one-stage ORT ms '
-        '| top-down ORT ms | one-stage AP | top-down AP | top-down AP (GT boxes) |',
-        '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|']
+        '| top-down ORT ms | one-stage AP | one-stage ORT AP | top-down AP '
+        '| top-down AP (GT boxes) |',
+        '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|']
     def share(value: Optional[float]) -> str:
         return '–' if value is None else f'{100 * value:.0f}%'
 
@@ -377,7 +384,8 @@ def markdown_table(record: dict) -> str:
             f"| {_fmt(row['detector_ms'])} ({share(row['detector_share'])}) "
             f"| {_fmt(row['crops_ms'])} ({share(row['crops_share'])}) "
             f"| {_fmt(row['onestage_ort_ms'])} | {_fmt(row['topdown_ort_ms'])} "
-            f"| {_fmt(row['onestage_ap'], 3)} | {_fmt(row['topdown_ap'], 3)} "
+            f"| {_fmt(row['onestage_ap'], 3)} | {_fmt(row['onestage_ort_ap'], 3)} "
+            f"| {_fmt(row['topdown_ap'], 3)} "
             f"| {_fmt(row['topdown_gt_ap'], 3)} |")
     s = record['settings']
     lines += ['', f"Latency: median of {s['repeats']} runs after {s['warmup']} "

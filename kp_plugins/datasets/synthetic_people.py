@@ -54,6 +54,12 @@ from .synthetic_drawing import (
 MAX_PEOPLE = dict(random=8, grid=64)
 #: Persons per image of the crowd benchmark's scenes.
 CROWD_SIZES = (1, 2, 4, 8, 16, 32)
+#: The quick start's splits (configs/_base_/datasets/synthetic_people.py,
+#: read by configs/quickstart.py and configs/quickstart_yolo.py): images per
+#: split, their ``(width, height)`` and seed.
+QUICKSTART_IMAGES = dict(train=2000, val=200)
+QUICKSTART_IMG_SIZE = (256, 256)
+QUICKSTART_SEED = 0
 
 
 @dataclass(frozen=True)
@@ -234,6 +240,26 @@ def synthetic_ann_file(split: str = 'val', cache_dir: Optional[str] = None,
     (e.g. for ``CocoMetric(ann_file=...)`` in a script)."""
     spec = SyntheticSplitSpec(split=split, **spec_kwargs)
     return osp.join(ensure_split(spec, cache_dir), 'annotations.json')
+
+
+def quickstart_split(split: str, num_images: Optional[int] = None,
+                     cache_dir: Optional[str] = None) -> Tuple[str, str]:
+    """The quick start's ``'train'`` or ``'val'`` split (:data:`QUICKSTART_IMAGES`,
+    :data:`QUICKSTART_IMG_SIZE`, :data:`QUICKSTART_SEED`; ``num_images``
+    replaces its size), generated if needed, for tools that take COCO files
+    (``tools/train_yolo.py --synthetic``).
+
+    Returns:
+        tuple: its ``annotations.json`` and image folder.
+    """
+    if split not in QUICKSTART_IMAGES:
+        raise ValueError(f'the quick start has the splits {tuple(QUICKSTART_IMAGES)}, '
+                         f'got {split!r}')
+    spec = SyntheticSplitSpec(
+        split=split, num_images=QUICKSTART_IMAGES[split] if num_images is None else num_images,
+        img_size=QUICKSTART_IMG_SIZE, seed=QUICKSTART_SEED)
+    folder = ensure_split(spec, cache_dir)
+    return osp.join(folder, 'annotations.json'), osp.join(folder, 'images')
 
 
 def crowd_split_spec(num_people: int, num_images: int = 20,

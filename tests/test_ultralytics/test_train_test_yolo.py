@@ -251,3 +251,65 @@ def test_ground_truth_as_predictions_scores_ap_1(tmp_path, coco_trainval):
     scored = [a for a in gt['annotations'] if not a['iscrowd'] and a['num_keypoints'] > 0]
     results = json.load(open(out / 'results.keypoints.json'))
     assert len(results) == len(scored)
+
+
+def synthetic_split_counts(cache, split: str, num_images: int) -> tuple:
+    """``(annotations.json, images, persons with keypoints)`` of the quick
+    start's split of ``num_images`` generated under ``cache`` (read from
+    the folder its name says, not through the tools' helper)."""
+    folders = [d for d in os.listdir(cache / 'synthetic')
+               if d.startswith(f'{split}_{num_images}_256x256_seed0_') and not d.endswith('.lock')]
+    assert len(folders) == 1, os.listdir(cache / 'synthetic')
+    ann = cache / 'synthetic' / folders[0] / 'annotations.json'
+    coco = json.load(open(ann))
+    persons = [a for a in coco['annotations'] if not a['iscrowd'] and a['num_keypoints'] > 0]
+    return str(ann), len(coco['images']), len(persons)
+
+
+def test_synthetic_option_trains_and_scores_the_quickstart_splits(tmp_path):
+    """train_yolo.py --synthetic trains yolo11n-pose (from scratch, offline)
+    on the quick start's synthetic train split, and test_yolo.py --synthetic
+    scores it on exactly the synthetic val split (every image, every person);
+    the ground truth through the same path scores AP 1."""
+    work = tmp_path / 'work'
+    res = guarded_run([tool('train_yolo.py'), 'yolo11n-pose.yaml', '--synthetic',
+                       '--synthetic-images', '6', '3', '--work-dir', str(work), '--epochs', '1',
+                       '--imgsz', '64', '--batch', '4', '--device', 'cpu', '--workers', '0'],
+                      tmp_path)
+    assert res.returncode == 0, res.stdout[-6000:]
+    assert network_attempts(tmp_path) == []
+    cache = tmp_path / 'cache'
+    _, train_images, train_persons = synthetic_split_counts(cache, 'train', 6)
+    val_ann, val_images, val_persons = synthetic_split_counts(cache, 'val', 3)
+    assert (train_images, val_images) == (6, 3)
+    assert f'train: 6 images, {train_persons} persons' in res.stdout
+    assert f'val: 3 images, {val_persons} persons' in res.stdout
+    weights = work / 'weights' / 'last.pt'
+    assert f'score with: python tools/test_yolo.py {work}/weights/best.pt --synthetic ' \
+           '--synthetic-images 3' in res.stdout, res.stdout[-2000:]
+
+    for extra, out in (([str(weights), '--imgsz', '64', '--device', 'cpu'], tmp_path / 'eval'),
+                       (['--gt-as-pred'], tmp_path / 'gt')):
+        res = guarded_run([tool('test_yolo.py'), *extra, '--synthetic', '--synthetic-images',
+                           '3', '--work-dir', str(out)], tmp_path, timeout=600)
+        assert res.returncode == 0, res.stdout[-6000:]
+        assert f'ground truth: {val_persons} persons with keypoints on 3 images ({val_ann})' \
+            in res.stdout
+        metrics = json.load(open(out / 'metrics.json'))
+        assert metrics['ann_file'] == val_ann
+    assert metrics['coco/AP'] == pytest.approx(1.0, abs=1e-12)  # the ground truth
+    assert len(json.load(open(tmp_path / 'gt' / 'results.keypoints.json'))) == val_persons
+    assert network_attempts(tmp_path) == []
+
+
+def test_synthetic_option_errors(tmp_path):
+    res = guarded_run([tool('test_yolo.py'), '--gt-as-pred', '--synthetic', '--ann-file',
+                       'x.json'], tmp_path, timeout=300)
+    assert res.returncode != 0 and '--synthetic replaces --ann-file' in res.stdout
+    res = guarded_run([tool('test_yolo.py'), '--gt-as-pred', '--synthetic-images', '3'],
+                      tmp_path, timeout=300)
+    assert res.returncode != 0 and '--synthetic-images needs --synthetic' in res.stdout
+    res = guarded_run([tool('train_yolo.py'), 'yolo11n-pose.yaml', '--synthetic', '--val-ann',
+                       'x.json'], tmp_path, timeout=300)
+    assert res.returncode != 0 and 'drop --val-ann' in res.stdout, res.stdout[-2000:]
+    assert 'Traceback' not in res.stdout
