@@ -14,10 +14,8 @@ threshold 0, so scores and ranking do not enter the localisation figures):
   model outputs (COCO's OKS: ``kp_plugins.utils.oks.instance_oks``, the
   annotation's area), and the median keypoint error of that set in units of
   sqrt(area) (MMPose's ``keypoint_nme``);
-* **ranking** -- keypoint AP (COCOeval, ``iouType='keypoints'``, the
-  model's scores) next to the AP the same keypoint sets would have if
-  each person's best set were the only, top-scored output (an upper bound
-  that only localisation limits).
+* **together** -- keypoint AP / AP50 / AP75 (COCOeval,
+  ``iouType='keypoints'``, the model's box scores, every output).
 
 For a top-down model it scores the keypoints predicted in each person's
 ground-truth box (placing only). Prints one JSON line.
@@ -84,7 +82,7 @@ def main() -> None:
     images = gt.dataset['images']
     img_dir = ann_file.rsplit('/', 1)[0] + '/images/'
     best, errors, found = [], [], []
-    kpt_results, box_results, oracle_results = [], [], []
+    kpt_results, box_results = [], []
     for image in images:
         anns = [a for a in gt.imgToAnns[image['id']] if a['num_keypoints'] > 0]
         path = img_dir + image['file_name']
@@ -117,17 +115,13 @@ def main() -> None:
             best.append(float(oks(k[None], a)[0]))
             errors.append(float(keypoint_nme(k[None], g[None, :, :2], (g[:, 2] > 0)[None],
                                              np.full((1, 2), np.sqrt(a['area'])))))
-            oracle_results.append(dict(
-                image_id=image['id'], category_id=1, score=1.0,
-                keypoints=np.concatenate([k, np.ones((17, 1))], 1).ravel().tolist()))
     best, errors = np.array(best), np.array(errors)
     result = dict(
         persons=len(best),
         best_oks_median=round(float(np.median(best)), 3),
         best_oks_at_least_0_5=round(float((best >= 0.5).mean()), 3),
         best_oks_at_least_0_75=round(float((best >= 0.75).mean()), 3),
-        median_error_per_sqrt_area=round(float(np.median(errors)), 3),
-        keypoint_ap_if_best_set_only=coco_stats(gt, oracle_results, 'keypoints')[:3])
+        median_error_per_sqrt_area=round(float(np.median(errors)), 3))
     if bottomup:
         result.update(
             found_iou_0_5=round(float(np.mean(found)), 3),
