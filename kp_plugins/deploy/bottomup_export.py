@@ -255,16 +255,8 @@ def export_bottomup_onnx(model: nn.Module, cfg, out_file: str,
     import os.path as osp
     import warnings
 
-    from .export import _simplify
-    try:
-        import onnx
-    except ImportError as exc:
-        raise ExportError('ONNX export needs the deploy extra: pip install '
-                          '"kp_plugins[deploy]" (onnx, onnxruntime, onnxslim)'
-                          ) from exc
-    if batch != 'dynamic' and (not isinstance(batch, int) or batch < 1):
-        raise ExportError(f'batch must be "dynamic" or a positive integer, '
-                          f'got {batch!r}')
+    from .export import _simplify, import_onnx
+    onnx = import_onnx(batch)
     check_bottomup_head(model)
     if (getattr(model, 'test_cfg', None) or {}).get('flip_test', False):
         warnings.warn('test_cfg.flip_test is on: the exported graph has no '

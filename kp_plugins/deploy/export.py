@@ -163,6 +163,21 @@ def model_metadata(cfg, model: nn.Module, config_name: str, raw: bool,
             for k, v in values.items()}
 
 
+def import_onnx(batch: Union[str, int]):
+    """The ``onnx`` module (the deploy extra), after checking ``batch`` is
+    ``'dynamic'`` or a positive integer; :class:`ExportError` otherwise."""
+    try:
+        import onnx
+    except ImportError as exc:
+        raise ExportError('ONNX export needs the deploy extra: pip install '
+                          '"kp_plugins[deploy]" (onnx, onnxruntime, onnxslim)'
+                          ) from exc
+    if batch != 'dynamic' and (not isinstance(batch, int) or batch < 1):
+        raise ExportError(f'batch must be "dynamic" or a positive integer, '
+                          f'got {batch!r}')
+    return onnx
+
+
 def export_onnx(model: nn.Module, cfg, out_file: str, config_name: str,
                 batch: Union[str, int] = 'dynamic', opset: int = 17,
                 raw: bool = False, simplify: bool = False) -> Dict[str, object]:
@@ -182,15 +197,7 @@ def export_onnx(model: nn.Module, cfg, out_file: str, config_name: str,
     Returns:
         dict with ``inputs``, ``outputs`` (names) and ``metadata``.
     """
-    try:
-        import onnx
-    except ImportError as exc:
-        raise ExportError('ONNX export needs the deploy extra: pip install '
-                          '"kp_plugins[deploy]" (onnx, onnxruntime, onnxslim)'
-                          ) from exc
-    if batch != 'dynamic' and (not isinstance(batch, int) or batch < 1):
-        raise ExportError(f'batch must be "dynamic" or a positive integer, '
-                          f'got {batch!r}')
+    onnx = import_onnx(batch)
     module = ExportablePoseModel(model, raw=raw).eval()
     settings = pipeline_settings(cfg)
     codec_size = getattr(model.head, 'decoder', None)

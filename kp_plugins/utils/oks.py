@@ -126,3 +126,28 @@ def instance_oks(pred: Tensor, target: Tensor, mask: Tensor, areas: Tensor,
     count = labelled.to(pred.dtype).sum(dim=1)
     oks = similarity.sum(dim=1) / count.clamp(min=1)
     return oks, valid
+
+
+def annotation_oks(pred: np.ndarray, ann: dict,
+                   sigmas: Optional[Sequence[float]] = None) -> np.ndarray:
+    """COCO OKS of several keypoint sets against one COCO annotation, as
+    xtcocotools' computeOks scores them (the annotation's ``area``, its
+    labelled keypoints only).
+
+    Args:
+        pred: (N, K, 2) keypoint sets in image pixels.
+        ann: a COCO annotation with ``keypoints`` (K * 3 values) and ``area``.
+        sigmas: (K,); default COCO's 17.
+
+    Returns:
+        (N,) float64 OKS.
+    """
+    gt = torch.as_tensor(ann['keypoints'], dtype=torch.float64).reshape(-1, 3)
+    pred = torch.as_tensor(np.asarray(pred), dtype=torch.float64)
+    n = pred.shape[0]
+    value, _ = instance_oks(pred, gt[None, :, :2].expand(n, -1, -1),
+                            (gt[:, 2] > 0)[None].expand(n, -1),
+                            torch.full((n, ), float(ann['area']), dtype=torch.float64),
+                            torch.as_tensor(COCO_SIGMAS if sigmas is None else sigmas,
+                                            dtype=torch.float64))
+    return value.numpy()

@@ -32,19 +32,7 @@ from xtcocotools.coco import COCO
 from xtcocotools.cocoeval import COCOeval
 
 from kp_plugins.datasets.synthetic_people import synthetic_ann_file
-from kp_plugins.utils.oks import COCO_SIGMAS, instance_oks
-
-
-def oks(pred: np.ndarray, ann: dict) -> np.ndarray:
-    """OKS of keypoint sets ``pred`` (N, 17, 2) against one annotation, (N,)."""
-    gt = torch.as_tensor(ann['keypoints'], dtype=torch.float64).reshape(17, 3)
-    pred = torch.as_tensor(np.asarray(pred), dtype=torch.float64)
-    n = pred.shape[0]
-    value, _ = instance_oks(pred, gt[None, :, :2].expand(n, -1, -1),
-                            (gt[:, 2] > 0)[None].expand(n, -1),
-                            torch.full((n, ), float(ann['area']), dtype=torch.float64),
-                            torch.as_tensor(COCO_SIGMAS))
-    return value.numpy()
+from kp_plugins.utils.oks import COCO_SIGMAS, annotation_oks
 
 
 def box_iou(boxes: np.ndarray, box: np.ndarray) -> np.ndarray:
@@ -102,7 +90,7 @@ def main() -> None:
                 boxes = np.zeros((1, 4))
             chosen = []
             for a in anns:
-                values = oks(kpts, a)
+                values = annotation_oks(kpts, a)
                 chosen.append(kpts[int(np.argmax(values))])
                 found.append(float(box_iou(np.asarray(boxes), a['bbox']).max()) >= 0.5)
         else:
@@ -112,7 +100,7 @@ def main() -> None:
                       for res in inference_topdown(model, path, boxes, 'xyxy')]
         for a, k in zip(anns, chosen):
             g = np.asarray(a['keypoints'], float).reshape(17, 3)
-            best.append(float(oks(k[None], a)[0]))
+            best.append(float(annotation_oks(k[None], a)[0]))
             errors.append(float(keypoint_nme(k[None], g[None, :, :2], (g[:, 2] > 0)[None],
                                              np.full((1, 2), np.sqrt(a['area'])))))
     best, errors = np.array(best), np.array(errors)

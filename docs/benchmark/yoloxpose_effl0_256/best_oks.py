@@ -29,21 +29,11 @@ import torch
 from mmpose.apis import inference_bottomup, inference_topdown, init_model
 from mmpose.evaluation.functional import keypoint_nme
 
-from kp_plugins.utils.oks import COCO_SIGMAS, instance_oks
+from kp_plugins.utils.oks import annotation_oks
 
 ROOT = '../shared/data/coco_trainval/'
 
 
-def oks(pred: np.ndarray, ann: dict) -> np.ndarray:
-    """OKS of keypoint sets ``pred`` (N, 17, 2) against one annotation, (N,)."""
-    gt = torch.as_tensor(ann['keypoints'], dtype=torch.float64).reshape(17, 3)
-    pred = torch.as_tensor(np.asarray(pred), dtype=torch.float64)
-    n = pred.shape[0]
-    value, _ = instance_oks(pred, gt[None, :, :2].expand(n, -1, -1),
-                            (gt[:, 2] > 0)[None].expand(n, -1),
-                            torch.full((n, ), float(ann['area']), dtype=torch.float64),
-                            torch.as_tensor(COCO_SIGMAS))
-    return value.numpy()
 
 
 def main() -> None:
@@ -62,7 +52,7 @@ def main() -> None:
         path = ROOT + 'images/' + image['file_name']
         if bottomup:
             kpts = inference_bottomup(model, path)[0].pred_instances.keypoints
-            chosen = [kpts[int(np.argmax(oks(kpts, a)))] for a in anns]
+            chosen = [kpts[int(np.argmax(annotation_oks(kpts, a)))] for a in anns]
         else:
             boxes = np.array([a['bbox'] for a in anns], float)
             boxes[:, 2:] += boxes[:, :2]
@@ -71,7 +61,7 @@ def main() -> None:
         for a, k in zip(anns, chosen):
             gt = np.asarray(a['keypoints'], float).reshape(17, 3)
             labelled = gt[:, 2] > 0
-            best.append(float(oks(k[None], a)[0]))
+            best.append(float(annotation_oks(k[None], a)[0]))
             errors.append(float(keypoint_nme(k[None], gt[None, :, :2], labelled[None],
                                              np.full((1, 2), np.sqrt(a['area'])))))
             fractions.append(a['area'] / (image['width'] * image['height']))
