@@ -175,21 +175,28 @@ def coco_ap(samples: List[dict], ann_file: str, dataset_meta: dict,
 # ------------------------------------------------------------------ models
 
 
-def onestage_onnx_model(model, onnx_file: Optional[str], tmp_dir: str, threads: int):
-    """:class:`~kp_plugins.deploy.bottomup_runtime.OnnxBottomupPoseModel` of
-    the one-stage model: ``onnx_file`` when given, else the model exported
-    into ``tmp_dir`` (:func:`~kp_plugins.deploy.bottomup_export.
-    export_bottomup_onnx`, dynamic batch, all candidates). Returns
-    ``(model, None)`` or ``(None, why)``."""
+def onnx_model(model, onnx_file: Optional[str], tmp_dir: str, threads: int,
+               name: str):
+    """The onnxruntime model of ``model`` (top-down :class:`~kp_plugins.
+    deploy.runtime.OnnxPoseModel` or bottom-up :class:`~kp_plugins.deploy.
+    bottomup_runtime.OnnxBottomupPoseModel`, by the file): ``onnx_file``
+    when given, else ``model`` exported into ``tmp_dir/<name>.onnx``
+    (dynamic batch; bottom-up: all candidates). Returns ``(model, None)`` or
+    ``(None, why)``, ``why`` naming the ``name`` column skipped."""
     try:
-        from kp_plugins.deploy.bottomup_runtime import OnnxBottomupPoseModel
+        from kp_plugins.apis import is_bottomup
+        from kp_plugins.deploy.runtime import load_onnx_model
         if not onnx_file:
-            from kp_plugins.deploy.bottomup_export import export_bottomup_onnx
-            onnx_file = osp.join(tmp_dir, 'onestage.onnx')
-            export_bottomup_onnx(model, model.cfg, onnx_file, 'crowd benchmark')
-        return OnnxBottomupPoseModel(onnx_file, num_threads=threads), None
+            onnx_file = osp.join(tmp_dir, f'{name}.onnx')
+            if is_bottomup(model):
+                from kp_plugins.deploy.bottomup_export import export_bottomup_onnx
+                export_bottomup_onnx(model, model.cfg, onnx_file, 'crowd benchmark')
+            else:
+                from kp_plugins.deploy.export import export_onnx
+                export_onnx(model, model.cfg, onnx_file, 'crowd benchmark')
+        return load_onnx_model(onnx_file, num_threads=threads), None
     except Exception as exc:  # noqa: BLE001  (no deploy extra, a head that does not export)
-        return None, f'one-stage onnxruntime column skipped: {type(exc).__name__}: {exc}'
+        return None, f'{name} onnxruntime column skipped: {type(exc).__name__}: {exc}'
 
 
 def persons_sample(persons):
@@ -203,21 +210,6 @@ def persons_sample(persons):
         keypoints=persons.keypoints, keypoint_scores=persons.keypoint_scores,
         bboxes=persons.bboxes, bbox_scores=persons.bbox_scores)
     return sample
-
-
-def topdown_onnx_model(model, onnx_file: Optional[str], tmp_dir: str, threads: int):
-    """:class:`~kp_plugins.deploy.runtime.OnnxPoseModel` of the top-down
-    model: ``onnx_file`` when given, else the model exported into
-    ``tmp_dir``. Returns ``(model, None)`` or ``(None, why)``."""
-    try:
-        from kp_plugins.deploy.runtime import OnnxPoseModel
-        if not onnx_file:
-            from kp_plugins.deploy.export import export_onnx
-            onnx_file = osp.join(tmp_dir, 'topdown.onnx')
-            export_onnx(model, model.cfg, onnx_file, 'crowd benchmark')
-        return OnnxPoseModel(onnx_file, num_threads=threads), None
-    except Exception as exc:  # noqa: BLE001  (no deploy extra, a head that does not export)
-        return None, f'top-down onnxruntime column skipped: {type(exc).__name__}: {exc}'
 
 
 # ------------------------------------------------------------------ the run
@@ -260,11 +252,12 @@ def run_crowd_benchmark(settings: CrowdSettings, onestage: Tuple[str, str],
     os_options, td_options = metric_options(onestage_model), metric_options(topdown_model)
 
     tmp = tempfile.TemporaryDirectory()
-    ort_model, why = topdown_onnx_model(topdown_model, topdown_onnx, tmp.name, settings.threads)
+    ort_model, why = onnx_model(topdown_model, topdown_onnx, tmp.name, settings.threads,
+                                'top-down')
     if why:
         notes.append(why)
-    ort_onestage, why = onestage_onnx_model(onestage_model, onestage_onnx, tmp.name,
-                                            settings.threads)
+    ort_onestage, why = onnx_model(onestage_model, onestage_onnx, tmp.name, settings.threads,
+                                   'one-stage')
     if why:
         notes.append(why)
     rows = []

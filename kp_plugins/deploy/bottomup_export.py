@@ -255,8 +255,8 @@ def export_bottomup_onnx(model: nn.Module, cfg, out_file: str,
     import os.path as osp
     import warnings
 
-    from .export import _simplify, import_onnx
-    onnx = import_onnx(batch)
+    from .export import check_export_prerequisites, finish_onnx_file
+    check_export_prerequisites(batch)
     check_bottomup_head(model)
     if (getattr(model, 'test_cfg', None) or {}).get('flip_test', False):
         warnings.warn('test_cfg.flip_test is on: the exported graph has no '
@@ -276,16 +276,9 @@ def export_bottomup_onnx(model: nn.Module, cfg, out_file: str,
                           input_names=inputs, output_names=outputs,
                           dynamic_axes=dynamic_axes, opset_version=opset,
                           do_constant_folding=True, dynamo=False)
-    proto = onnx.load(out_file)
-    if simplify:
-        proto = _simplify(proto)
     metadata = bottomup_metadata(cfg, model, module, config_name, batch,
                                  outputs)
-    del proto.metadata_props[:]
-    for key, value in metadata.items():
-        proto.metadata_props.add(key=key, value=value)
-    onnx.checker.check_model(proto, full_check=True)
-    onnx.save(proto, out_file)
+    finish_onnx_file(out_file, metadata, simplify)
     return dict(inputs=inputs, outputs=outputs, metadata=metadata,
                 module=module)
 

@@ -163,11 +163,11 @@ def model_metadata(cfg, model: nn.Module, config_name: str, raw: bool,
             for k, v in values.items()}
 
 
-def import_onnx(batch: Union[str, int]):
-    """The ``onnx`` module (the deploy extra), after checking ``batch`` is
-    ``'dynamic'`` or a positive integer; :class:`ExportError` otherwise."""
+def check_export_prerequisites(batch: Union[str, int]) -> None:
+    """:class:`ExportError` unless ``onnx`` (the deploy extra) imports and
+    ``batch`` is ``'dynamic'`` or a positive integer."""
     try:
-        import onnx
+        import onnx  # noqa: F401
     except ImportError as exc:
         raise ExportError('ONNX export needs the deploy extra: pip install '
                           '"kp_plugins[deploy]" (onnx, onnxruntime, onnxslim)'
@@ -175,7 +175,6 @@ def import_onnx(batch: Union[str, int]):
     if batch != 'dynamic' and (not isinstance(batch, int) or batch < 1):
         raise ExportError(f'batch must be "dynamic" or a positive integer, '
                           f'got {batch!r}')
-    return onnx
 
 
 def export_onnx(model: nn.Module, cfg, out_file: str, config_name: str,
@@ -197,7 +196,7 @@ def export_onnx(model: nn.Module, cfg, out_file: str, config_name: str,
     Returns:
         dict with ``inputs``, ``outputs`` (names) and ``metadata``.
     """
-    onnx = import_onnx(batch)
+    check_export_prerequisites(batch)
     module = ExportablePoseModel(model, raw=raw).eval()
     settings = pipeline_settings(cfg)
     codec_size = getattr(model.head, 'decoder', None)
@@ -225,18 +224,26 @@ def export_onnx(model: nn.Module, cfg, out_file: str, config_name: str,
                           output_names=outputs, dynamic_axes=dynamic_axes,
                           opset_version=opset, do_constant_folding=True,
                           dynamo=False)
+    metadata = model_metadata(cfg, model, config_name, raw, batch, inputs,
+                              outputs)
+    finish_onnx_file(out_file, metadata, simplify)
+    return dict(inputs=inputs, outputs=outputs, metadata=metadata,
+                module=module)
+
+
+def finish_onnx_file(out_file: str, metadata: Dict[str, str], simplify: bool) -> None:
+    """Rewrite a freshly exported ``out_file``: simplified (onnxslim) when
+    asked, ``metadata`` as its ``metadata_props``, checked by
+    ``onnx.checker`` (full check). Call after :func:`check_export_prerequisites`."""
+    import onnx
     proto = onnx.load(out_file)
     if simplify:
         proto = _simplify(proto)
-    metadata = model_metadata(cfg, model, config_name, raw, batch, inputs,
-                              outputs)
     del proto.metadata_props[:]
     for key, value in metadata.items():
         proto.metadata_props.add(key=key, value=value)
     onnx.checker.check_model(proto, full_check=True)
     onnx.save(proto, out_file)
-    return dict(inputs=inputs, outputs=outputs, metadata=metadata,
-                module=module)
 
 
 def _simplify(proto):

@@ -327,12 +327,7 @@ def preflight_check(cfg: Config, splits: Sequence[str] = ('train', 'val'),
                     errors.extend(evaluator_id_problems(
                         f'{split}_evaluator.ann_file', ev['ann_file'], ev_summary,
                         predicted, ann_ids))
-    if log is not None:
-        for line in lines:
-            log(line)
-    if errors:
-        raise_data_problems(errors)
-    return lines
+    return report_data_check(lines, errors, log)
 
 
 def evaluator_id_problems(key: str, path: str, summary: AnnotationSummary,
@@ -357,6 +352,18 @@ def evaluator_id_problems(key: str, path: str, summary: AnnotationSummary,
             f'hold: image ids {format_ids(unseen)}; they would count as missed persons '
             "(a lower AP): evaluate against the dataset's own annotation file")
     return problems
+
+
+def report_data_check(lines: List[str], errors: Sequence[str],
+                      log: Optional[Callable[[str], None]]) -> List[str]:
+    """Log the check's counted ``lines``, then raise :class:`DataCheckError`
+    if it found ``errors``; returns ``lines``."""
+    if log is not None:
+        for line in lines:
+            log(line)
+    if errors:
+        raise_data_problems(errors)
+    return lines
 
 
 def raise_data_problems(errors: Sequence[str]) -> None:
@@ -392,9 +399,4 @@ def check_coco_files(ann_file: str, img_dir: str, *, name: str = 'the data',
         persons_required=persons_required, decode=check_images)
     errors = found.annotations.errors + found.errors
     lines = [] if found.annotations.errors else found.annotations.describe(training)
-    if log is not None:
-        for line in lines:
-            log(line)
-    if errors:
-        raise_data_problems(errors)
-    return lines
+    return report_data_check(lines, errors, log)
