@@ -5,6 +5,7 @@ and size, with plots.
         [--entries KPGridHead HeatmapHead ...] [--work-dir DIR] [--quick]
         [--estimate N] [--no-r50] [--batch-sizes 1 32] [--threads 2]
         [--seed S | --seeds 0 1 2]
+    python tools/benchmark.py --readme-table [--check] [--work-dir RECORDS]
 
 Every top-down entry (kp_plugins' regression, grid and bbox heads, MMPose's
 HeatmapHead, RegressionHead, RLEHead and SimCCHead) is trained by
@@ -34,6 +35,12 @@ mean ± sample standard deviation over the seeds, results.csv also each seed.
 --estimate N: time N iterations of each top-down entry at the real protocol
 and print the projected duration of the full run (estimate.md; bottom-up and
 YOLO entries are left out).
+--readme-table: print README.md's results table generated from the committed
+records of a multi-seed run (default docs/benchmark/seeds_128x96; --work-dir
+names another run's folder), write it into README.md between its
+results:start/results:end markers and draw the plot beside it
+(ap_vs_onnxruntime_latency.png in the records); trains and measures nothing.
+With --check only compare: exit 1 if README.md's table differs.
 """
 import argparse
 import os
@@ -93,7 +100,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--estimate', type=int, metavar='N',
                         help='only time N training iterations per entry and project the '
                         'full run')
+    parser.add_argument('--readme-table', action='store_true',
+                        help='print and write README.md\'s results table (and its plot) from '
+                        'the records in --work-dir (default docs/benchmark/seeds_128x96); '
+                        'nothing is trained')
+    parser.add_argument('--check', action='store_true',
+                        help='with --readme-table: only compare, exit 1 if README.md differs')
     args = parser.parse_args(argv)
+    if args.check and not args.readme_table:
+        parser.error('--check goes with --readme-table')
     if args.seeds is not None and len(set(args.seeds)) != len(args.seeds):
         parser.error(f'--seeds has a repeated seed: {args.seeds}')
     if args.seeds is not None and args.seed != 0:
@@ -145,8 +160,37 @@ def build_settings(args):
         command=' '.join(['python tools/benchmark.py'] + [shlex.quote(a) for a in sys.argv[1:]]))
 
 
+def readme_table(args) -> None:
+    """``--readme-table``: print, check or write README.md's results block."""
+    from kp_plugins.benchmark.readme_table import (
+        README,
+        RECORDS,
+        readme_block,
+        update_readme,
+        write_plot,
+    )
+    records = osp.abspath(args.work_dir) if args.work_dir else RECORDS
+    try:
+        print(readme_block(records))
+        stale = update_readme(README, records, check=args.check)
+    except (FileNotFoundError, ValueError) as exc:
+        sys.exit(f'error: {exc}')
+    if args.check:
+        if stale is not None:
+            sys.exit(f'error: the results table in {README} is not the one the records in '
+                     f'{records} generate (above); run python tools/benchmark.py '
+                     '--readme-table to write it')
+        print(f'{README}: the results table matches the records')
+        return
+    print(f'{README}: ' + ('results table written' if stale else 'already up to date'))
+    print(f'wrote {write_plot(records)}')
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
+    if args.readme_table:
+        readme_table(args)
+        return
     from kp_plugins.benchmark.report import RESULT_FILES
     from kp_plugins.benchmark.runner import Benchmark, ProtocolMismatch, estimate
     try:

@@ -136,20 +136,25 @@ def _pyplot():
     return plt
 
 
-def plot_accuracy_vs_latency(path: str, rows: Sequence[dict], title: str) -> None:
-    """Two panels: COCO AP and PCK@0.2 against batch-1 latency."""
+def plot_accuracy_vs_latency(path: str, rows: Sequence[dict], title: str,
+                             latency_key: str = 'latency_b1_ms',
+                             latency_label: str = 'CPU latency, batch 1, forward + decode (ms)'
+                             ) -> None:
+    """Two panels: COCO AP and PCK@0.2 against the batch-1 latency
+    ``row[latency_key]``; a row with ``<metric>_std`` (a multi-seed mean) gets
+    an error bar of ± that."""
     plt = _pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
     for ax, key, label in ((axes[0], 'coco_ap', 'COCO AP (val, GT boxes)'),
                            (axes[1], 'pck', 'PCK@0.2 (bbox-normalized)')):
         for row in rows:
-            x, y = row.get('latency_b1_ms'), row.get(key)
+            x, y = row.get(latency_key), row.get(key)
             if x is None or y is None:
                 continue
-            ax.scatter([x], [y], s=40)
+            ax.errorbar([x], [y], yerr=row.get(f'{key}_std'), fmt='o', ms=6, capsize=3)
             ax.annotate(row['entry'], (x, y), textcoords='offset points', xytext=(4, 4),
                         fontsize=8)
-        ax.set_xlabel('CPU latency, batch 1, forward + decode (ms)')
+        ax.set_xlabel(latency_label)
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
     fig.suptitle(title)

@@ -1,0 +1,177 @@
+"""README.md's results table is generated from the committed benchmark
+records (docs/benchmark/seeds_128x96) by ``tools/benchmark.py
+--readme-table``; no ../shared data needed."""
+import json
+import os
+import os.path as osp
+import runpy
+import shutil
+import statistics
+import sys
+
+import pytest
+
+from kp_plugins.benchmark import readme_table as rt
+
+from conftest import REPO_ROOT
+
+RECORDS = osp.join(REPO_ROOT, 'docs', 'benchmark', 'seeds_128x96')
+README = osp.join(REPO_ROOT, 'README.md')
+
+
+def readme_text() -> str:
+    with open(README) as f:
+        return f.read()
+
+
+def table_cells(text: str) -> dict:
+    """entry -> {header: cell} of the table between the README markers."""
+    lines = text.split('\n')
+    start = next(i for i, line in enumerate(lines) if line.startswith('<!-- results:start'))
+    header = [c.strip() for c in lines[start + 1].strip('|').split('|')]
+    out = {}
+    for line in lines[start + 3:]:
+        if not line.startswith('|'):
+            break
+        cells = [c.strip() for c in line.strip('|').split('|')]
+        out[cells[0]] = dict(zip(header, cells))
+    return out
+
+
+def test_readme_table_is_the_one_the_records_generate():
+    block = rt.readme_block(RECORDS)
+    text = readme_text()
+    assert block in text, (
+        'README.md\'s results table differs from the records; run '
+        f'python tools/benchmark.py --readme-table\n--- generated:\n{block}')
+    assert rt.update_readme(README, RECORDS, check=True) is None
+
+
+@pytest.mark.parametrize('source', ['README.md', 'generated'])
+def test_table_numbers_against_the_seed_records(source):
+    """Independent oracle: mean and sample std of each seed's accuracy.json,
+    onnxruntime latency and parameters of speed.json, read with json alone;
+    for the README's table and the one the records generate."""
+    text = readme_text() if source == 'README.md' else rt.readme_block(RECORDS)
+    cells = table_cells(text)
+    entries = sorted(os.listdir(osp.join(RECORDS, 'entries')))
+    assert sorted(cells) == entries
+    metrics = (('AP', 'coco/AP', '{:.4f}'), ('AR', 'coco/AR', '{:.4f}'),
+               ('PCK@0.2', 'PCK', '{:.3f}'), ('EPE (px)', 'EPE', '{:.1f}'))
+    for name in entries:
+        folder = osp.join(RECORDS, 'entries', name)
+        seeds = sorted(int(d[4:]) for d in os.listdir(folder) if d.startswith('seed'))
+        records = []
+        for seed in seeds:
+            with open(osp.join(folder, f'seed{seed}', 'accuracy.json')) as f:
+                records.append(json.load(f)['metrics'])
+        row = cells[name]
+        assert row['seeds'] == ' '.join(map(str, seeds))
+        for header, key, spec in metrics:
+            values = [r[key] for r in records]
+            expected = spec.format(statistics.mean(values))
+            if len(values) > 1:
+                expected += ' ± ' + spec.format(statistics.stdev(values))
+            assert row[header] == expected, (name, header)
+        with open(osp.join(folder, 'speed.json')) as f:
+            speed = json.load(f)
+        assert row['onnxruntime ms b1'] == f'{speed["latency"]["1"]["ort_ms"]:.1f}'
+        assert row['params (M)'] == f'{speed["params"] / 1e6:.2f}'
+    # the block names the run it comes from
+    with open(osp.join(RECORDS, 'benchmark.json')) as f:
+        meta = json.load(f)
+    assert f'`{meta["command"]}`' in text
+    assert f'last run started {meta["started"][:16]}' in text
+
+
+def copy_records(tmp_path, seeds_of: dict = None) -> str:
+    """A copy of the records; ``seeds_of`` keeps only those seeds of an entry."""
+    records = str(tmp_path / 'records')
+    shutil.copytree(RECORDS, records)
+    for name, keep in (seeds_of or {}).items():
+        folder = osp.join(records, 'entries', name)
+        for d in os.listdir(folder):
+            if d.startswith('seed') and int(d[4:]) not in keep:
+                shutil.rmtree(osp.join(folder, d))
+    return records
+
+
+def test_one_seed_shows_no_std(tmp_path):
+    records = copy_records(tmp_path, {'SimCCHead': [1]})
+    rows = {r['entry']: r for r in rt.readme_rows(records)}
+    with open(osp.join(records, 'entries', 'SimCCHead', 'seed1', 'accuracy.json')) as f:
+        ap = json.load(f)['metrics']['coco/AP']
+    assert rows['SimCCHead']['seeds'] == '1'
+    assert rows['SimCCHead']['coco_ap'] == ap
+    assert 'coco_ap_std' not in rows['SimCCHead']
+    cells = table_cells(rt.readme_block(records))
+    assert cells['SimCCHead']['AP'] == f'{ap:.4f}'
+    assert ' ± ' in cells['KPGridHead']['AP']
+
+
+def run_cli(args, monkeypatch, readme) -> int:
+    monkeypatch.setattr(rt, 'README', readme)
+    monkeypatch.setattr(sys, 'argv', ['benchmark.py'] + args)
+    try:
+        runpy.run_path(osp.join(REPO_ROOT, 'tools', 'benchmark.py'), run_name='__main__')
+    except SystemExit as exc:
+        return exc.code
+    return 0
+
+
+def test_cli_writes_checks_and_refuses_a_stale_table(tmp_path, monkeypatch, capsys):
+    records = copy_records(tmp_path)
+    readme = str(tmp_path / 'README.md')
+    shutil.copy(README, readme)
+    # write: the block of these records replaces the README's, the plot is drawn
+    assert run_cli(['--readme-table', '--work-dir', records], monkeypatch, readme) == 0
+    with open(readme) as f:
+        written = f.read()
+    assert rt.readme_block(records) in written
+    assert written.count('<!-- results:start') == 1
+    assert osp.getsize(osp.join(records, rt.PLOT_NAME)) > 0
+    # the text around the block is untouched
+    before, after = readme_text().split(rt.START)[0], readme_text().split(rt.END)[1]
+    assert written.startswith(before) and written.endswith(after)
+    assert run_cli(['--readme-table', '--check', '--work-dir', records], monkeypatch,
+                   readme) == 0
+    # a number changed by hand: --check fails and leaves the file alone
+    grid = table_cells(written)['KPGridHead']['AP']
+    stale = written.replace(f'| {grid} |', '| 0.0999 ± 0.0068 |', 1)
+    assert stale != written
+    with open(readme, 'w') as f:
+        f.write(stale)
+    capsys.readouterr()
+    code = run_cli(['--readme-table', '--check', '--work-dir', records], monkeypatch, readme)
+    assert 'is not the one the records' in str(code)
+    with open(readme) as f:
+        assert f.read() == stale
+    # a record that changes: the check fails too
+    assert run_cli(['--readme-table', '--work-dir', records], monkeypatch, readme) == 0
+    path = osp.join(records, 'entries', 'HeatmapHead', 'seed2', 'accuracy.json')
+    with open(path) as f:
+        acc = json.load(f)
+    acc['metrics']['PCK'] += 0.01
+    with open(path, 'w') as f:
+        json.dump(acc, f)
+    code = run_cli(['--readme-table', '--check', '--work-dir', records], monkeypatch, readme)
+    assert 'is not the one the records' in str(code)
+
+
+def test_errors_name_the_problem(tmp_path):
+    records = copy_records(tmp_path)
+    with pytest.raises(ValueError, match='one line starting with .<!-- results:start'):
+        rt.replace_block('# README\nno markers\n', 'x')
+    with pytest.raises(ValueError, match=r'found 2 and 1'):
+        rt.replace_block(f'{rt.START}\n{rt.START}\n{rt.END}\n', 'x')
+    os.makedirs(osp.join(records, 'entries', 'NoSuchHead'))
+    with pytest.raises(ValueError, match="unknown benchmark entries \\['NoSuchHead'\\]"):
+        rt.readme_block(records)
+    os.remove(osp.join(records, 'benchmark.json'))
+    with pytest.raises(FileNotFoundError, match='holds no readable benchmark.json'):
+        rt.readme_block(records)
+    with pytest.raises(FileNotFoundError, match='holds no entry folder'):
+        empty = tmp_path / 'empty'
+        os.makedirs(empty)
+        shutil.copy(osp.join(RECORDS, 'benchmark.json'), empty)
+        rt.readme_block(str(empty))
