@@ -285,6 +285,8 @@ class SDKPoseModel:
         if 'TopDownGetBboxCenterScale' not in crop:
             raise SDKExportError(f'{sdk_dir!r}: pipeline.json has no TopDownGetBboxCenterScale '
                                  '(not a top-down pose model)')
+        with open(osp.join(sdk_dir, 'deploy.json')) as f:
+            check_sdk_onnx(osp.join(sdk_dir, json.load(f)['models'][0]['net']))  # no segfault
         self.path = sdk_dir
         self.input_size = tuple(crop['TopDownGetBboxCenterScale']['image_size'])
         self.bbox_padding = float(crop['TopDownGetBboxCenterScale'].get('padding', 1.25))

@@ -42,7 +42,7 @@ def sdk_dir(model, path: str) -> str:
     return path
 
 
-@pytest.fixture(scope='module', params=['random', 'trained'])
+@pytest.fixture(scope='module', params=['random', pytest.param('trained', marks=pytest.mark.slow)])
 def state(request):
     return request.param
 
