@@ -9,18 +9,23 @@ import sys
 
 import numpy as np
 import pytest
+from sdk_testing import predict_on_sdk_crops
 
 from conftest import REPO_ROOT
 from deploy_testing import TOPDOWN_CONFIGS, briefly_train, build_model, export
-from sdk_testing import predict_on_sdk_crops
 
 pytest.importorskip('onnxruntime', reason='deploy extra (onnxruntime) not installed')
 mmdeploy_runtime = pytest.importorskip(
     'mmdeploy_runtime', reason='deploy extra (mmdeploy-runtime, CPython 3.11 only) not installed')
 
 from kp_plugins.deploy.runtime import OnnxPoseModel  # noqa: E402
-from kp_plugins.deploy.sdk import (SDK_FILES, SDK_ONNX_NAME, SDKExportError,  # noqa: E402
-                                   check_sdk_export, write_sdk_files)
+from kp_plugins.deploy.sdk import (  # noqa: E402
+    SDK_FILES,
+    SDK_ONNX_NAME,
+    SDKExportError,
+    check_sdk_export,
+    write_sdk_files,
+)
 
 #: The heads the SDK can feed: all top-down ones but KPBBoxHead (box input).
 SDK_HEADS = sorted(name for name in TOPDOWN_CONFIGS if name != 'KPBBoxHead')
@@ -84,8 +89,9 @@ def test_sdk_crop_geometry_against_mmposes():
     integers and cv::resize's half-pixel centres. A model that tracks image
     content therefore sees the person about a pixel away (the figure
     docs/deployment_sdk.md gives)."""
-    from kp_plugins.deploy.preprocess import bbox_xyxy_to_center_scale, fix_aspect_ratio
     from sdk_testing import sdk_crop
+
+    from kp_plugins.deploy.preprocess import bbox_xyxy_to_center_scale, fix_aspect_ratio
     rng = np.random.default_rng(0)
     image = np.zeros((480, 640, 3), np.uint8)
     w, h = 96, 128

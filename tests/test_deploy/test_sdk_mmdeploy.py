@@ -16,10 +16,11 @@ pytest.importorskip(
 mmdeploy_runtime = pytest.importorskip(
     'mmdeploy_runtime', reason='deploy extra (mmdeploy-runtime, CPython 3.11 only) not installed')
 
+from test_sdk import people_image  # noqa: E402
+
 from conftest import REPO_ROOT  # noqa: E402
 from helpers import run_tool, tool  # noqa: E402
 from mmdeploy_testing import deploy_config_path, model_config, save_random_checkpoint  # noqa: E402
-from test_sdk import people_image  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

@@ -79,10 +79,11 @@ def main() -> None:
     parser.add_argument('--no-untrained', action='store_true',
                         help='only the --trained models')
     args = parser.parse_args()
-    from deploy_testing import TOPDOWN_CONFIGS, briefly_train, build_model
     from test_sdk import SDK_HEADS, sdk_dir
 
     from kp_plugins.apis import load_pose_model
+
+    from deploy_testing import TOPDOWN_CONFIGS, briefly_train, build_model
     work = tempfile.mkdtemp()
     rows = []
     models = [] if args.no_untrained else [

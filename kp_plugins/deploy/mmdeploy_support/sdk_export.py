@@ -28,8 +28,7 @@ from mmdeploy.utils import Task, get_input_shape
 from mmengine import Config
 
 from kp_plugins.deploy.decode import HEAD_SPECS
-from kp_plugins.deploy.sdk import (SDK_OUTPUT_MAP, SDKExportError, check_sdk_export,
-                                   sdk_postprocess)
+from kp_plugins.deploy.sdk import SDK_OUTPUT_MAP, SDKExportError, check_sdk_export, sdk_postprocess
 
 from .deploy_config import decodes_in_graph, is_kp_deploy
 
