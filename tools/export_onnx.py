@@ -3,6 +3,7 @@ its decode inside, and check the file against torch.
 
     python tools/export_onnx.py configs/grid_effl0_128x96.py grid.pth --out grid.onnx
         [--batch dynamic|N] [--opset 17] [--raw] [--simplify] [--cfg-options k=v ...]
+    python tools/export_onnx.py configs/grid_effl0_128x96.py grid.pth --sdk grid_sdk/
 
 The graph takes person crops as the config's pipeline gives them to the model
 after TopdownAffine: float32 N x 3 x H x W in 0-255, BGR (the order LoadImage
@@ -14,6 +15,13 @@ Metadata (input size, keypoint names, flip indices, codec, config,
 kp_plugins version) is stored in the file's metadata_props.
 Run it with kp_plugins.deploy.runtime.OnnxPoseModel, tools/demo.py --backend
 onnxruntime or tools/test_onnx.py.
+
+--sdk DIR writes an mmdeploy SDK model directory instead of --out: DIR/end2end.onnx
+plus deploy.json, pipeline.json and detail.json, which mmdeploy_runtime.PoseDetector
+(PyPI mmdeploy-runtime 1.3.1; C++, C#, Java alike) loads: the SDK crops each box,
+the graph decodes, the SDK maps the keypoints back to the image
+(kp_plugins/deploy/sdk.py; docs/deployment_sdk.md). Every top-down head except
+KPBBoxHead (its box input cannot be fed by the SDK); opset <= 18.
 
 A bottom-up config with MMPose's YOLOXPoseHead (configs/yolo_effl0_256.py,
 configs/yolo_s.py) exports too: input = whole images resized and padded as
@@ -41,7 +49,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('config', help='pose config (kp_plugins or MMPose; top-down, or bottom-up '
                         'with YOLOXPoseHead)')
     parser.add_argument('checkpoint', help='checkpoint (.pth); "none" exports random weights')
-    parser.add_argument('--out', required=True, help='output .onnx file')
+    parser.add_argument('--out', help='output .onnx file')
+    parser.add_argument('--sdk', metavar='DIR',
+                        help='write an mmdeploy SDK model directory (end2end.onnx, deploy.json, '
+                        'pipeline.json, detail.json) instead of --out')
     parser.add_argument('--batch', default='dynamic',
                         help='"dynamic" (default) or a fixed batch size')
     parser.add_argument('--opset', type=int, default=17, help='ONNX opset (default 17)')
@@ -63,7 +74,12 @@ def parse_args() -> argparse.Namespace:
             parser.error(f'--batch must be "dynamic" or a positive integer, got {args.batch!r}')
         if args.batch < 1:
             parser.error(f'--batch must be "dynamic" or a positive integer, got {args.batch}')
-    if not args.out.endswith('.onnx'):
+    if (args.out is None) == (args.sdk is None):
+        parser.error('give one of --out FILE.onnx or --sdk DIR')
+    if args.sdk is not None:
+        if osp.isfile(args.sdk):
+            parser.error(f'--sdk must name a directory, {args.sdk!r} is a file')
+    elif not args.out.endswith('.onnx'):
         parser.error(f'--out must name a .onnx file, got {args.out!r}')
     return args
 
@@ -151,6 +167,17 @@ def main() -> None:
     if checkpoint is None:
         print('warning: no checkpoint: exporting random (or backbone-pretrained) weights',
               file=sys.stderr)
+    if args.sdk is not None:
+        from kp_plugins.deploy.decode import head_spec
+        from kp_plugins.deploy.sdk import SDKExportError, check_sdk_export, sdk_onnx_path
+        try:
+            check_sdk_export(type(model.head).__name__,
+                             not is_bottomup(model) and head_spec(model.head).needs_bbox,
+                             args.opset, args.raw, args.batch,
+                             'bottomup' if is_bottomup(model) else 'topdown')
+        except (SDKExportError, UnsupportedHeadError) as exc:
+            sys.exit(f'error: {exc}')
+        args.out = sdk_onnx_path(args.sdk)
     if is_bottomup(model):
         return export_bottomup(model, args)
     if args.num_candidates is not None:
@@ -165,6 +192,12 @@ def main() -> None:
     print(f'wrote {args.out}: {meta["head"]}, inputs {result["inputs"]}, outputs '
           f'{result["outputs"]}, input size {meta["input_size"]} (W, H), batch {args.batch}, '
           f'opset {args.opset}; onnx.checker passed; flip test is not in the graph')
+    if args.sdk is not None:
+        from kp_plugins.deploy.sdk import write_sdk_files
+        written = write_sdk_files(args.sdk, meta)
+        print(f'wrote the mmdeploy SDK model directory {args.sdk}: end2end.onnx, '
+              + ', '.join(osp.basename(p) for p in written)
+              + ' (mmdeploy_runtime.PoseDetector(DIR, "cpu", 0))')
     if not args.no_check:
         import json
         diffs = check_against_torch(result['module'], args.out, args.batch,

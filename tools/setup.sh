@@ -9,7 +9,7 @@
 # under ~/.cache/kp_plugins so a second run skips the ~10 minute build),
 # mmengine, mmdet and mmpose without their unusable dependencies (chumpy),
 # the COCO tools, and kp_plugins itself (editable, with its test, lint (ruff),
-# deploy (onnx, onnxruntime, onnxslim) and yolo (ultralytics) extras), and mmdeploy
+# deploy (onnx, onnxruntime, onnxslim, mmdeploy-runtime) and yolo (ultralytics) extras), and mmdeploy
 # (--no-deps) for tools/mmdeploy/.
 # Safe to run twice. Environment knobs:
 #   KP_PYTHON     python interpreter to build the venv from (default: python3.11 or python3)
@@ -148,6 +148,9 @@ import numpy, torch, mmcv, mmengine, mmdet, mmpose
 from mmcv.ops import nms  # noqa: F401  (proves the C++ ops were built)
 import xtcocotools, pycocotools  # noqa: F401
 import onnx, onnxruntime  # noqa: F401  (deploy extra)
+import sys
+if sys.version_info[:2] == (3, 11):  # mmdeploy-runtime has CPython 3.11 wheels only
+    import mmdeploy_runtime  # noqa: F401  (deploy extra, the mmdeploy SDK)
 import mmdeploy.apis, kp_plugins.deploy.mmdeploy_support  # noqa: F401
 import mmpose.apis  # noqa: F401
 import kp_plugins

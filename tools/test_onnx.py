@@ -7,6 +7,9 @@ tools/test.py prints for the checkpoint.
         --img-dir data/coco/val2017/ [--bbox-file dets.json --bbox-score-thr 0.3] \\
         [--out metrics.json] [--dump preds.pkl]
 
+An SDK model directory runs through mmdeploy_runtime.PoseDetector (the SDK crops
+and maps back; the graph decodes).
+
 Person boxes: the annotation file's ground-truth boxes unless --bbox-file names
 a detector's boxes (COCO results format). The model runs with onnxruntime on
 the CPU (numpy pre/post-processing: kp_plugins.deploy.runtime).
@@ -28,7 +31,9 @@ def parse_args() -> argparse.Namespace:
         description='COCO keypoint AP of an exported ONNX pose model',
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__.split('\n\n', 1)[1])
-    parser.add_argument('onnx', help='.onnx file written by tools/export_onnx.py')
+    parser.add_argument('onnx', help='.onnx file written by tools/export_onnx.py, or an mmdeploy '
+                        'SDK model directory (tools/export_onnx.py --sdk, or mmdeploy\'s '
+                        '--dump-info with a kp deploy config), run by mmdeploy_runtime')
     parser.add_argument('--ann-file', required=True, help='COCO annotation file')
     parser.add_argument('--img-dir', required=True, help='image folder of the annotation file')
     parser.add_argument('--bbox-file', help='COCO results file of person boxes')
@@ -84,9 +89,11 @@ def main() -> None:
                       ('--bbox-file', args.bbox_file)):
         if path and not osp.exists(path):
             sys.exit(f'error: {opt} {path!r} not found')
+    from kp_plugins.deploy.sdk import SDKExportError, SDKPoseModel, is_sdk_dir
     try:
-        model = load_onnx_model(args.onnx, num_threads=args.threads)
-    except OnnxModelError as exc:
+        model = SDKPoseModel(args.onnx) if is_sdk_dir(args.onnx) else \
+            load_onnx_model(args.onnx, num_threads=args.threads)
+    except (OnnxModelError, SDKExportError) as exc:
         sys.exit(f'error: {exc}')
     bottomup = getattr(model, 'mode', '') == 'bottomup'
     from kp_plugins.utils.data_check import DataCheckError, check_coco_files
@@ -99,8 +106,9 @@ def main() -> None:
         sys.exit(f'error: {exc}')
     if bottomup:
         return test_bottomup(model, args)
-    print(f'{args.onnx}: {model.metadata["head"]} from {model.metadata["config"]}, '
-          f'input {model.input_size} (W, H); boxes: '
+    what = 'mmdeploy SDK (PoseDetector)' if isinstance(model, SDKPoseModel) else \
+        f'{model.metadata["head"]} from {model.metadata["config"]}'
+    print(f'{args.onnx}: {what}, input {model.input_size} (W, H); boxes: '
           f'{args.bbox_file or "ground truth of " + args.ann_file}')
     if args.dump and not args.dump.endswith(('.pkl', '.pickle')):
         sys.exit('error: --dump must name a .pkl or .pickle file')

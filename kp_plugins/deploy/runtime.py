@@ -32,7 +32,11 @@ class OnnxModelError(ValueError):
 def read_metadata(session) -> Dict[str, object]:
     """The kp_plugins metadata of an onnxruntime session, JSON values
     decoded."""
-    raw = session.get_modelmeta().custom_metadata_map
+    return decode_metadata(session.get_modelmeta().custom_metadata_map)
+
+
+def decode_metadata(raw: Dict[str, str]) -> Dict[str, object]:
+    """``metadata_props`` (all strings) with their JSON values decoded."""
     meta: Dict[str, object] = {}
     for key, value in raw.items():
         try:

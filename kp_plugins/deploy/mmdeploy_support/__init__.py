@@ -9,7 +9,10 @@ The deploy configs in ``configs/deploy/`` import this package through
   ``bbox`` input of ``KPBBoxHead`` (:mod:`.export_rewriter`);
 - the backend model ``kp_end2end`` (``codebase_config.model_type``): the
   person boxes as a second backend input and the head's whole decode
-  (:mod:`.pose_detection_model`).
+  (:mod:`.pose_detection_model`);
+- for ``tools/deploy.py --dump-info``, the SDK files (``pipeline.json``) of a
+  kp deploy config: the decode is in the graph, the SDK maps the keypoints
+  back to the image (:mod:`.sdk_export`).
 
 What a kp deploy config declares: :mod:`.deploy_config`. ``import
 kp_plugins`` never imports this package (nor mmdeploy).
@@ -25,5 +28,6 @@ except ImportError as error:  # pragma: no cover - depends on the install
 from .deploy_config import KP_MODEL_TYPE  # noqa: E402
 from .export_rewriter import MMDeployPoseModel  # noqa: E402
 from .pose_detection_model import KPEnd2EndModel  # noqa: E402
+from .sdk_export import KPPoseDetection  # noqa: E402
 
-__all__ = ['KP_MODEL_TYPE', 'KPEnd2EndModel', 'MMDeployPoseModel']
+__all__ = ['KP_MODEL_TYPE', 'KPEnd2EndModel', 'KPPoseDetection', 'MMDeployPoseModel']
