@@ -105,13 +105,16 @@ def readme_rows(records_dir: str) -> List[dict]:
 
 def readme_block(records_dir: str = RECORDS) -> str:
     """The README block: the table and what it measured, from the records
-    alone (the run's command and start date from ``benchmark.json``)."""
+    alone (every run's start and command from ``benchmark.json``: its
+    ``runs`` list, or its last ``command`` and ``started``)."""
     settings, _ = load_records(records_dir)
     rows = readme_rows(records_dir)
     meta = load_json(osp.join(records_dir, 'benchmark.json')) or {}
     p = settings.protocol
     where = osp.relpath(records_dir, REPO_ROOT)
-    started = str(meta.get('started') or 'unknown')[:16]
+    runs = meta.get('runs') or [dict(started=meta.get('started') or 'unknown',
+                                     command=settings.command)]
+    runs_text = '; '.join(f'{str(r["started"])[:16]}: `{r["command"]}`' for r in runs)
     lines = [
         START,
         markdown_table(rows, README_KEYS),
@@ -123,8 +126,7 @@ def readme_block(records_dir: str = RECORDS) -> str:
         f'{p.name} crop through the exported model (decode in the graph), '
         f'{settings.threads} threads, median of {settings.repeats} after {settings.warmup} '
         'warm-up, random weights. Records and per-seed rows: '
-        f'[`{where}/`]({where}/results.md); last run started {started}: '
-        f'`{settings.command}`.',
+        f'[`{where}/`]({where}/results.md); runs (start, command): {runs_text}.',
         END,
     ]
     return '\n'.join(lines)

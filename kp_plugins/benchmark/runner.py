@@ -165,9 +165,11 @@ class Benchmark:
             raise ProtocolMismatch(
                 f'{self.settings.work_dir} holds results of another protocol '
                 f'({previous.get("protocol")}){hint}; use another --work-dir or delete it')
+        started = time.strftime('%Y-%m-%d %H:%M:%S')
+        runs = list((previous or {}).get('runs') or [])  # every run that added records
+        runs.append(dict(started=started, command=self.settings.command))
         save_json(path, dict(fingerprint=fingerprint, protocol=self.protocol.to_dict(),
-                             command=self.settings.command,
-                             started=time.strftime('%Y-%m-%d %H:%M:%S')))
+                             command=self.settings.command, started=started, runs=runs))
 
     # ------------------------------------------------------------ tasks
     def tasks(self) -> List[tuple]:
