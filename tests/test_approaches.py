@@ -28,7 +28,8 @@ from conftest import REPO_ROOT
 #: The config and train/test tests parametrized from the list.
 PARAMETRIZED_TESTS = ('tests/test_models/test_approach_configs.py',
                       'tests/test_models/test_effl0_approach_configs.py',
-                      'tests/test_tools/test_approach_train_test.py')
+                      'tests/test_tools/test_approach_train_test.py',
+                      'tests/test_deploy/test_decode.py')
 
 
 def dummy_approach(folder: str) -> Approach:
@@ -105,8 +106,8 @@ def test_test_cases_include_a_registered_approach(dummy):
 
 def test_pytest_collects_a_registered_approach(tmp_path):
     """A plugin that registers the dummy on import (as a package outside
-    kp_plugins would) adds its cases to the collected config and train
-    tests."""
+    kp_plugins would) adds its cases to the collected config, train and
+    export-spec tests."""
     (tmp_path / 'dummy_plugin.py').write_text(
         'import sys\n'
         f'sys.path.insert(0, {osp.join(REPO_ROOT, "tests")!r})\n'
@@ -134,7 +135,9 @@ def test_pytest_collects_a_registered_approach(tmp_path):
             ('test_models/test_effl0_approach_configs.py::'
              'test_config_trains_and_predicts_on_real_data', 'dummy_effl0_128x96.py'),
             ('test_tools/test_approach_train_test.py::test_config_trains_and_tests',
-             'dummy_r50.py')]:
+             'dummy_r50.py'),
+            ('test_deploy/test_decode.py::test_every_topdown_approach_exports',
+             'KPDummyHead')]:
         assert f'tests/{test}[{case}]' in collected, (test, case, res.stdout[-3000:])
     # and the approaches of the list, as before
     assert 'tests/test_models/test_approach_configs.py::test_config_builds[grid_r50.py]' \

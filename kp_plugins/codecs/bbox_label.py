@@ -3,6 +3,7 @@ from typing import Optional, Tuple
 import numpy as np
 from mmpose.registry import KEYPOINT_CODECS
 from mmpose.structures.bbox import get_warp_matrix
+from torch import Tensor
 
 from kp_plugins.deploy.preprocess import boxes_in_input
 
@@ -50,9 +51,17 @@ class KPBBoxLabel(KPFrameLabel):
         - areas (np.ndarray): (N,) area in squared box-frame units (present
           when ``area`` or ``bbox`` is given).
 
-    Decode (:meth:`~KPFrameLabel.decode`): ``coords`` (N, K, 2), optional
-    ``visibility_logits`` (N, K) and the ``input_bboxes`` (N, 4, required)
-    -> keypoints (N, K, 2) in model-input pixels and scores (N, K).
+    Decode (:meth:`decode_tensors`, torch, batched and traceable: what
+    ``KPBBoxHead.predict`` and the exported ONNX graph run;
+    :meth:`~KPFrameLabel.decode` is the same on numpy arrays)::
+
+        keypoints = coords * s + c                   (c, s of input_bboxes)
+        scores = sigmoid(visibility_logits)
+
+    with ``coords`` (N, K, 2), ``visibility_logits`` (N, K) and the
+    ``input_bboxes`` (N, 4, required) -> keypoints (N, K, 2) in model-input
+    pixels and scores (N, K). Box sides are clamped to at least
+    ``MIN_BOX_SIDE`` pixels.
 
     Assumes ``TopdownAffine(use_udp=False)``, like MMPose's estimator when
     it maps predictions back to the image.
@@ -99,32 +108,58 @@ class KPBBoxLabel(KPFrameLabel):
         return boxes_in_input(bboxes, warp)
 
     @staticmethod
-    def box_frame(input_bboxes: np.ndarray
-                  ) -> Tuple[np.ndarray, np.ndarray]:
-        """Box frame of boxes in model-input pixels.
+    def box_frame(input_bboxes: Tensor) -> Tuple[Tensor, Tensor]:
+        """Box frame of boxes in model-input pixels (torch, traceable).
 
         Args:
             input_bboxes: (N, 4) xyxy in model-input pixels.
 
         Returns:
-            centre (N, 2) and unit ``sqrt(w * h)`` (N,), in input pixels.
+            centre (N, 2) and unit ``sqrt(w * h)`` (N,), in input pixels,
+            with the sides clamped to at least ``MIN_BOX_SIDE``.
         """
-        boxes = np.asarray(input_bboxes, dtype=np.float64).reshape(-1, 4)
-        sides = np.maximum(boxes[:, 2:] - boxes[:, :2], MIN_BOX_SIDE)
-        return (boxes[:, :2] + boxes[:, 2:]) / 2, np.sqrt(sides.prod(-1))
+        sides = (input_bboxes[:, 2:] - input_bboxes[:, :2]).clamp(
+            min=MIN_BOX_SIDE)
+        return ((input_bboxes[:, :2] + input_bboxes[:, 2:]) / 2,
+                (sides[:, 0] * sides[:, 1]).sqrt())
 
-    def frame(self, num_instances: int,
-              input_bboxes: Optional[np.ndarray] = None
-              ) -> Tuple[np.ndarray, np.ndarray]:
-        """The box frame (:meth:`box_frame`) of each instance's box.
+    def frame_tensors(self, coords: Tensor,
+                      input_bboxes: Optional[Tensor] = None
+                      ) -> Tuple[Tensor, Tensor]:
+        """The box frame (:meth:`box_frame`) of each instance's box, in
+        ``coords``' dtype.
 
         Raises:
             ValueError: without ``input_bboxes``.
         """
         if input_bboxes is None:
-            raise ValueError('KPBBoxLabel.decode needs the person boxes in '
-                             'model-input pixels (input_bboxes)')
-        return self.box_frame(input_bboxes)
+            raise ValueError('KPBBoxLabel decodes relative to the person box: '
+                             'give the boxes in model-input pixels '
+                             '(input_bboxes)')
+        return self.box_frame(input_bboxes.to(coords.dtype))
+
+    def decode_tensors(self, coords: Tensor,
+                       visibility_logits: Optional[Tensor] = None,
+                       input_bboxes: Optional[Tensor] = None
+                       ) -> Tuple[Tensor, Tensor]:
+        """Box-frame coordinates -> model-input pixels, in torch (batched,
+        traceable; see the class docstring).
+
+        Args:
+            coords: (B, K, 2) box-frame coordinates (``KPBBoxHead``'s first
+                output).
+            visibility_logits: (B, K) (its second output); ``None`` scores
+                every keypoint 1.
+            input_bboxes: (B, 4) xyxy person boxes in model-input pixels
+                (required; the boxes the head was given).
+
+        Returns:
+            keypoints (B, K, 2) in model-input pixels and scores (B, K).
+
+        Raises:
+            ValueError: without ``input_bboxes``.
+        """
+        return super().decode_tensors(coords, visibility_logits, input_bboxes)
 
     def encode(self,
                keypoints: np.ndarray,

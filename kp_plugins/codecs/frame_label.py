@@ -3,19 +3,11 @@ registered: :class:`KPRegressionLabel` and :class:`KPBBoxLabel` are)."""
 from typing import List, Optional, Tuple
 
 import numpy as np
+import torch
 from mmpose.codecs.base import BaseKeypointCodec
 from torch import Tensor
 
-from kp_plugins.utils.scores import logits_to_probs
-
-from .utils import (
-    areas_in_input,
-    check_input_size,
-    from_frame,
-    inside_input,
-    labelled_mask,
-    to_frame,
-)
+from .utils import areas_in_input, check_input_size, inside_input, labelled_mask, to_frame
 
 
 class KPFrameLabel(BaseKeypointCodec):
@@ -26,9 +18,13 @@ class KPFrameLabel(BaseKeypointCodec):
         area_label = area_input / unit^2
 
     One unit for both axes keeps distances isotropic, so OKS is exact in
-    the frame. Subclasses say where the frame is (:meth:`frame`): the model
-    input (:class:`KPRegressionLabel`) or the person box
-    (:class:`KPBBoxLabel`).
+    the frame. Subclasses say where the frame is (:meth:`frame_tensors`,
+    the one hook): the model input (:class:`KPRegressionLabel`) or the
+    person box (:class:`KPBBoxLabel`).
+
+    The decode is written once, in torch (:meth:`decode_tensors`, batched
+    and traceable): the heads' ``predict`` (through :meth:`batch_decode`),
+    the numpy :meth:`decode` and the exported ONNX graph all run it.
 
     Note:
         - instance number: N
@@ -50,10 +46,28 @@ class KPFrameLabel(BaseKeypointCodec):
         super().__init__()
         self.input_size = check_input_size(input_size, type(self).__name__)
 
+    def frame_tensors(self, coords: Tensor,
+                      input_bboxes: Optional[Tensor] = None
+                      ) -> Tuple[Tensor, Tensor]:
+        """The frame of each instance, in torch (traceable): the hook a
+        subclass implements.
+
+        Args:
+            coords: (N, K, 2) frame coordinates (only their dtype and device
+                are used).
+            input_bboxes: (N, 4) xyxy person boxes in model-input pixels, for
+                a frame built from the box.
+
+        Returns:
+            centre (N, 2) and unit (N,) in model-input pixels, or (1, 2) and
+            (1,) for a frame that is the same for every instance.
+        """
+        raise NotImplementedError
+
     def frame(self, num_instances: int,
               input_bboxes: Optional[np.ndarray] = None
               ) -> Tuple[np.ndarray, np.ndarray]:
-        """The frame of each instance.
+        """:meth:`frame_tensors` in numpy (float64), one row per instance.
 
         Args:
             num_instances: ``N``.
@@ -63,7 +77,12 @@ class KPFrameLabel(BaseKeypointCodec):
         Returns:
             centre (N, 2) and unit (N,), in model-input pixels.
         """
-        raise NotImplementedError
+        like = torch.zeros((num_instances, 1, 2), dtype=torch.float64)
+        boxes = None if input_bboxes is None else torch.as_tensor(
+            np.asarray(input_bboxes, dtype=np.float64).reshape(-1, 4))
+        center, unit = self.frame_tensors(like, boxes)
+        return (np.broadcast_to(center.numpy(), (num_instances, 2)).copy(),
+                np.broadcast_to(unit.numpy(), (num_instances, )).copy())
 
     def encode_in_frame(self, keypoints: np.ndarray,
                         keypoints_visible: Optional[np.ndarray],
@@ -102,11 +121,38 @@ class KPFrameLabel(BaseKeypointCodec):
             encoded['areas'] = (areas / unit**2).astype(np.float32)
         return encoded
 
+    def decode_tensors(self, coords: Tensor,
+                       visibility_logits: Optional[Tensor] = None,
+                       input_bboxes: Optional[Tensor] = None
+                       ) -> Tuple[Tensor, Tensor]:
+        """The decode in torch (batched, traceable: the ONNX export runs it
+        inside the graph, ``predict`` through :meth:`batch_decode`)::
+
+            keypoint = coords * unit + centre       (model-input pixels)
+            score = sigmoid(visibility_logit)
+
+        Args:
+            coords: (B, K, 2) frame coordinates.
+            visibility_logits: (B, K) visibility logits; ``None`` scores
+                every keypoint 1.
+            input_bboxes: (B, 4) xyxy boxes in model-input pixels, for a
+                frame built from the box (:class:`KPBBoxLabel`).
+
+        Returns:
+            keypoints (B, K, 2) in model-input pixels and keypoint scores
+            (B, K).
+        """
+        center, unit = self.frame_tensors(coords, input_bboxes)
+        keypoints = coords * unit[:, None, None] + center[:, None, :]
+        if visibility_logits is None:
+            return keypoints, torch.ones_like(coords[..., 0])
+        return keypoints, visibility_logits.sigmoid()
+
     def decode(self, coords: np.ndarray,
                visibility_logits: Optional[np.ndarray] = None,
                input_bboxes: Optional[np.ndarray] = None
                ) -> Tuple[np.ndarray, np.ndarray]:
-        """Frame coordinates -> model-input pixels.
+        """:meth:`decode_tensors` on numpy arrays (computed in float64).
 
         Args:
             coords: (N, K, 2) frame coordinates.
@@ -115,22 +161,25 @@ class KPFrameLabel(BaseKeypointCodec):
                 frame built from the box.
 
         Returns:
-            keypoints (N, K, 2) in model-input pixels and keypoint scores
-            (N, K) (sigmoid of the logits; ones without them).
+            keypoints (N, K, 2) float32 in model-input pixels and keypoint
+            scores (N, K) float32 (sigmoid of the logits; ones without them).
         """
-        coords = np.asarray(coords, dtype=np.float64)
-        center, unit = self.frame(coords.shape[0], input_bboxes)
-        keypoints = from_frame(coords, center, unit).astype(np.float32)
-        if visibility_logits is None:
-            scores = np.ones(coords.shape[:2], dtype=np.float32)
-        else:
-            scores = logits_to_probs(visibility_logits)
-        return keypoints, scores
+        def as_tensor(array: Optional[np.ndarray]) -> Optional[Tensor]:
+            return None if array is None else torch.as_tensor(
+                np.asarray(array, dtype=np.float64))
+
+        boxes = as_tensor(input_bboxes)
+        keypoints, scores = self.decode_tensors(
+            as_tensor(coords), as_tensor(visibility_logits),
+            None if boxes is None else boxes.reshape(-1, 4))
+        return keypoints.float().numpy(), scores.float().numpy()
 
     def batch_decode(self, coords: Tensor, visibility_logits: Tensor,
                      input_bboxes: Optional[Tensor] = None
                      ) -> Tuple[List[np.ndarray], List[np.ndarray]]:
-        """Decode a batch at once.
+        """Decode a batch at once with :meth:`decode_tensors` (in the
+        tensors' dtype, as the exported graph does): what the heads'
+        ``predict`` runs.
 
         Args:
             coords: (B, K, 2) frame coordinates.
@@ -141,9 +190,9 @@ class KPFrameLabel(BaseKeypointCodec):
         Returns:
             per-sample lists of keypoints (1, K, 2) and scores (1, K).
         """
-        boxes = None if input_bboxes is None else \
-            input_bboxes.detach().cpu().numpy()
-        keypoints, scores = self.decode(coords.detach().cpu().numpy(),
-                                        visibility_logits.detach().cpu().numpy(),
-                                        boxes)
+        keypoints, scores = self.decode_tensors(
+            coords.detach(), visibility_logits.detach(),
+            None if input_bboxes is None else input_bboxes.detach())
+        keypoints = keypoints.float().cpu().numpy()
+        scores = scores.float().cpu().numpy()
         return list(keypoints[:, None]), list(scores[:, None])

@@ -2,6 +2,7 @@ from typing import Optional, Tuple
 
 import numpy as np
 from mmpose.registry import KEYPOINT_CODECS
+from torch import Tensor
 
 from .frame_label import KPFrameLabel
 
@@ -34,9 +35,15 @@ class KPRegressionLabel(KPFrameLabel):
         - areas (np.ndarray): (N,) instance area in squared frame units
           (present when ``area`` or ``bbox`` is given).
 
-    Decode (:meth:`~KPFrameLabel.decode`): ``coords`` (N, K, 2) and
-    optional ``visibility_logits`` (N, K) -> keypoints (N, K, 2) in
-    model-input pixels and scores (N, K).
+    Decode (:meth:`decode_tensors`, torch, batched and traceable: what
+    ``KPRegressionHead.predict`` and the exported ONNX graph run;
+    :meth:`~KPFrameLabel.decode` is the same on numpy arrays)::
+
+        keypoints = coords * sqrt(W * H) + [W / 2, H / 2]
+        scores = sigmoid(visibility_logits)
+
+    with ``coords`` (N, K, 2) and ``visibility_logits`` (N, K) -> keypoints
+    (N, K, 2) in model-input pixels and scores (N, K).
 
     Args:
         input_size: model input size ``(W, H)``.
@@ -56,13 +63,33 @@ class KPRegressionLabel(KPFrameLabel):
         self.center = np.array([w / 2, h / 2], dtype=np.float64)
         self.unit = float(np.sqrt(w * h))
 
-    def frame(self, num_instances: int,
-              input_bboxes: Optional[np.ndarray] = None
-              ) -> Tuple[np.ndarray, np.ndarray]:
-        """The input's frame for every instance (the box plays no part):
-        centre (N, 2) ``[W / 2, H / 2]``, unit (N,) ``sqrt(W * H)``."""
-        return (np.tile(self.center, (num_instances, 1)),
-                np.full(num_instances, self.unit))
+    def frame_tensors(self, coords: Tensor,
+                      input_bboxes: Optional[Tensor] = None
+                      ) -> Tuple[Tensor, Tensor]:
+        """The input's frame (the same for every instance; the box plays no
+        part): centre (1, 2) ``[W / 2, H / 2]`` and unit (1,)
+        ``sqrt(W * H)``, in ``coords``' dtype and device."""
+        return coords.new_tensor(self.center)[None], coords.new_tensor(
+            [self.unit])
+
+    def decode_tensors(self, coords: Tensor,
+                       visibility_logits: Optional[Tensor] = None,
+                       input_bboxes: Optional[Tensor] = None
+                       ) -> Tuple[Tensor, Tensor]:
+        """Frame coordinates -> model-input pixels, in torch (batched,
+        traceable; see the class docstring).
+
+        Args:
+            coords: (B, K, 2) frame coordinates (``KPRegressionHead``'s
+                first output).
+            visibility_logits: (B, K) (its second output); ``None`` scores
+                every keypoint 1.
+            input_bboxes: ignored (the frame is the input's).
+
+        Returns:
+            keypoints (B, K, 2) in model-input pixels and scores (B, K).
+        """
+        return super().decode_tensors(coords, visibility_logits)
 
     def encode(self,
                keypoints: np.ndarray,

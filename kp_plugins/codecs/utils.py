@@ -95,7 +95,8 @@ def areas_in_input(num_instances: int, area: Optional[np.ndarray],
 
 def to_frame(keypoints: np.ndarray, center: np.ndarray,
              unit: np.ndarray) -> np.ndarray:
-    """Input pixels -> an isotropic frame: ``(p - center) / unit``.
+    """Input pixels -> an isotropic frame: ``(p - center) / unit`` (the
+    inverse is ``KPFrameLabel.decode_tensors``).
 
     Args:
         keypoints: (N, K, 2) in model-input pixels.
@@ -104,8 +105,3 @@ def to_frame(keypoints: np.ndarray, center: np.ndarray,
     """
     return (keypoints - center[:, None, :]) / unit[:, None, None]
 
-
-def from_frame(coords: np.ndarray, center: np.ndarray,
-               unit: np.ndarray) -> np.ndarray:
-    """Inverse of :func:`to_frame`, (N, K, 2) -> (N, K, 2) input pixels."""
-    return coords * unit[:, None, None] + center[:, None, :]

@@ -11,7 +11,7 @@ config's ``PoseDataPreprocessor`` does. ``KPBBoxHead`` takes a second input
 Outputs ``keypoints`` (N, K, 2) in model-input pixels (the codec's decode,
 before the estimator maps it back to the image) and ``scores`` (N, K); with
 ``raw=True`` the head's raw outputs instead (see
-:data:`kp_plugins.deploy.decode.HEAD_SPECS`). Flip test is not in the graph.
+:func:`kp_plugins.deploy.decode.head_spec`). Flip test is not in the graph.
 
 The model's metadata goes into the file's ``metadata_props``
 (:func:`model_metadata`); :mod:`kp_plugins.deploy.runtime` reads it.

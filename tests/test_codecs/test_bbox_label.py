@@ -131,3 +131,60 @@ def test_batch_decode_matches_decode():
                                 torch.from_numpy(boxes))
     np.testing.assert_allclose(np.concatenate(bk), kpts, atol=1e-5)
     np.testing.assert_allclose(np.concatenate(bs), scores, atol=1e-6)
+
+
+def bbox_decode_oracle(coords: np.ndarray, logits: np.ndarray,
+                       boxes: np.ndarray) -> tuple:
+    """The documented decode in numpy float64: ``coords * s + c`` with ``c``
+    the box centre and ``s = sqrt(w * h)`` (sides clamped to >= 1 pixel),
+    and the logistic function of the logits."""
+    coords = np.asarray(coords, dtype=np.float64)
+    boxes = np.asarray(boxes, dtype=np.float64)
+    w = np.maximum(boxes[:, 2] - boxes[:, 0], 1.0)
+    h = np.maximum(boxes[:, 3] - boxes[:, 1], 1.0)
+    centre = np.stack([boxes[:, 0] + boxes[:, 2], boxes[:, 1] + boxes[:, 3]],
+                      axis=-1) / 2
+    keypoints = coords * np.sqrt(w * h)[:, None, None] + centre[:, None]
+    return keypoints, 1 / (1 + np.exp(-np.asarray(logits, np.float64)))
+
+
+def test_decode_tensors_is_the_documented_formula():
+    """decode_tensors (what predict and the ONNX graph run), the numpy
+    decode and batch_decode give the documented formula, each sample in its
+    own box (a box thinner than one pixel decodes with a 1-pixel side)."""
+    codec = KPBBoxLabel(INPUT_SIZE)
+    rng = np.random.RandomState(0)
+    coords = rng.randn(4, 17, 2).astype(np.float32)
+    logits = (4 * rng.randn(4, 17)).astype(np.float32)
+    boxes = np.array([[10, 20, 40, 100], [0, 0, 48, 64], [5.5, 30, 5.75, 42],
+                      [-3, 50, 20, 50.5]], np.float32)
+    want_kpts, want_scores = bbox_decode_oracle(coords, logits, boxes)
+    # by hand: box [10, 20, 40, 100] has centre (25, 60), unit sqrt(2400);
+    # box [5.5, 30, 5.75, 42] has centre (5.625, 36), unit sqrt(1 * 12)
+    np.testing.assert_allclose(
+        bbox_decode_oracle([[[1.0, -0.5]], [[2.0, 1.0]]], [[0.0], [0.0]],
+                           boxes[[0, 2]])[0],
+        [[[25 + 48.98979, 60 - 24.494897]], [[5.625 + 6.928203, 39.464102]]],
+        rtol=1e-6)
+
+    kpts, scores = codec.decode_tensors(torch.from_numpy(coords),
+                                        torch.from_numpy(logits),
+                                        torch.from_numpy(boxes))
+    assert kpts.dtype == torch.float32 and kpts.shape == (4, 17, 2)
+    assert scores.shape == (4, 17)
+    np.testing.assert_allclose(kpts.numpy(), want_kpts, rtol=1e-6, atol=1e-4)
+    np.testing.assert_allclose(scores.numpy(), want_scores, rtol=1e-6,
+                               atol=1e-7)
+    kpts, scores = codec.decode(coords, logits, boxes)
+    np.testing.assert_allclose(kpts, want_kpts, rtol=1e-6, atol=1e-5)
+    np.testing.assert_allclose(scores, want_scores, rtol=1e-6, atol=1e-7)
+    batch_kpts, batch_scores = codec.batch_decode(torch.from_numpy(coords),
+                                                  torch.from_numpy(logits),
+                                                  torch.from_numpy(boxes))
+    np.testing.assert_allclose(np.concatenate(batch_kpts), want_kpts,
+                               rtol=1e-6, atol=1e-4)
+    np.testing.assert_allclose(np.concatenate(batch_scores), want_scores,
+                               rtol=1e-6, atol=1e-7)
+    with pytest.raises(ValueError, match='input_bboxes'):
+        codec.decode_tensors(torch.from_numpy(coords),
+                             torch.from_numpy(logits))

@@ -3,6 +3,8 @@ differs, and a new frame is all a subclass needs."""
 from typing import Optional, Tuple
 
 import numpy as np
+import torch
+from torch import Tensor
 
 from kp_plugins.codecs import KPBBoxLabel, KPFrameLabel, KPRegressionLabel
 
@@ -41,10 +43,10 @@ class PixelLabel(KPFrameLabel):
 
     auxiliary_encode_keys = {'area'}
 
-    def frame(self, num_instances: int,
-              input_bboxes: Optional[np.ndarray] = None
-              ) -> Tuple[np.ndarray, np.ndarray]:
-        return np.zeros((num_instances, 2)), np.ones(num_instances)
+    def frame_tensors(self, coords: Tensor,
+                      input_bboxes: Optional[Tensor] = None
+                      ) -> Tuple[Tensor, Tensor]:
+        return coords.new_zeros(1, 2), coords.new_ones(1)
 
     def encode(self, keypoints, keypoints_visible=None, area=None) -> dict:
         return self.encode_in_frame(keypoints, keypoints_visible, area,
@@ -66,3 +68,8 @@ def test_a_new_frame_needs_only_the_hook():
     decoded, scores = codec.decode(encoded['keypoint_labels'])
     np.testing.assert_allclose(decoded, keypoints, rtol=1e-6)
     assert scores.shape == (3, 5) and np.all(scores == 1)
+    # the same hook serves the torch decode
+    labels = torch.from_numpy(encoded['keypoint_labels'])
+    decoded, scores = codec.decode_tensors(labels, torch.zeros(3, 5))
+    np.testing.assert_allclose(decoded.numpy(), keypoints, rtol=1e-6)
+    np.testing.assert_array_equal(scores.numpy(), np.full((3, 5), 0.5))

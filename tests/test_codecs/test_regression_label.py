@@ -57,3 +57,48 @@ def test_area_falls_back_to_box():
     np.testing.assert_allclose(encoded['areas'],
                                [0.53 * 100 * 200 / (192 * 256)], rtol=1e-6)
     assert 'areas' not in codec.encode(np.zeros((1, 3, 2), np.float32))
+
+
+def regression_decode_oracle(coords: np.ndarray, logits: np.ndarray,
+                             input_size) -> tuple:
+    """The documented decode in numpy float64: ``coords * sqrt(W * H) +
+    [W / 2, H / 2]`` and the logistic function of the logits."""
+    w, h = input_size
+    coords = np.asarray(coords, dtype=np.float64)
+    logits = np.asarray(logits, dtype=np.float64)
+    return coords * np.sqrt(w * h) + np.array([w / 2, h / 2]), \
+        1 / (1 + np.exp(-logits))
+
+
+def test_decode_tensors_is_the_documented_formula():
+    """decode_tensors (what predict and the ONNX graph run), the numpy
+    decode and batch_decode all give the documented formula, batched."""
+    input_size = (96, 128)
+    codec = KPRegressionLabel(input_size)
+    rng = np.random.RandomState(0)
+    coords = rng.randn(3, 17, 2).astype(np.float32)
+    logits = (4 * rng.randn(3, 17)).astype(np.float32)
+    want_kpts, want_scores = regression_decode_oracle(coords, logits,
+                                                      input_size)
+    # one value by hand: (0.5, -0.25) * sqrt(96 * 128) + (48, 64)
+    np.testing.assert_allclose(
+        regression_decode_oracle([[[0.5, -0.25]]], [[0.0]], input_size)[0],
+        [[[48 + 0.5 * 110.851252, 64 - 0.25 * 110.851252]]], rtol=1e-6)
+
+    kpts, scores = codec.decode_tensors(torch.from_numpy(coords),
+                                        torch.from_numpy(logits))
+    assert kpts.dtype == torch.float32 and kpts.shape == (3, 17, 2)
+    assert scores.shape == (3, 17)
+    np.testing.assert_allclose(kpts.numpy(), want_kpts, rtol=1e-6, atol=1e-4)
+    np.testing.assert_allclose(scores.numpy(), want_scores, rtol=1e-6,
+                               atol=1e-7)
+    kpts, scores = codec.decode(coords, logits)
+    np.testing.assert_allclose(kpts, want_kpts, rtol=1e-6, atol=1e-5)
+    np.testing.assert_allclose(scores, want_scores, rtol=1e-6, atol=1e-7)
+    batch_kpts, batch_scores = codec.batch_decode(torch.from_numpy(coords),
+                                                  torch.from_numpy(logits))
+    assert len(batch_kpts) == 3 and batch_kpts[0].shape == (1, 17, 2)
+    np.testing.assert_allclose(np.concatenate(batch_kpts), want_kpts,
+                               rtol=1e-6, atol=1e-4)
+    np.testing.assert_allclose(np.concatenate(batch_scores), want_scores,
+                               rtol=1e-6, atol=1e-7)

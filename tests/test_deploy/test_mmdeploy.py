@@ -127,10 +127,10 @@ def test_raw_outputs_decoded_by_the_backend_model(name, pairs, tmp_path):
     """decode_in_graph=False: the graph returns ALL the head's raw outputs
     and the backend model decodes them (mmdeploy's End2EndModel decoded the
     first one only)."""
-    from kp_plugins.deploy.decode import HEAD_SPECS
+    from kp_plugins.deploy.decode import head_specs
     head = {'grid': 'KPGridHead', 'bbox': 'KPBBoxHead'}[name]
     deploy_cfg = Config.fromfile(deploy_config_path(name, 'dynamic'))
-    raw_names = list(HEAD_SPECS[head].raw_names)
+    raw_names = list(head_specs()[head].raw_names)
     deploy_cfg.codebase_config.decode_in_graph = False
     deploy_cfg.onnx_config.output_names = raw_names
     deploy_cfg.onnx_config.dynamic_axes = {

@@ -7,7 +7,7 @@
 # (with the pose-detection_kp-bbox_* configs), MMPose's HeatmapHead,
 # SimCCHead, RegressionHead, RLEHead.
 # codebase_config.decode_in_graph=False exports the head's raw outputs
-# instead (onnx_config.output_names = HEAD_SPECS[head].raw_names) and the
+# instead (onnx_config.output_names = head_spec(head).raw_names) and the
 # backend model decodes them with the same decode.
 _base_ = [
     './pose-detection_static.py', './backends/onnxruntime.py',

@@ -11,7 +11,7 @@ RLEHead):
   input ``bbox``: (N, 4) xyxy person boxes in model-input pixels;
 - outputs ``keypoints`` (N, K, 2) in model-input pixels and ``scores``
   (N, K), the head's decode in the graph (``decode_in_graph=True``, the
-  default), or the head's raw outputs (``HEAD_SPECS[...].raw_names``),
+  default), or the head's raw outputs (``head_spec(head).raw_names``),
   decoded by the backend model with the same decode
   (``codebase_config.decode_in_graph=False``).
 """

@@ -28,7 +28,21 @@ class KPBaseHead(BaseHead):
     has ``coord_losses``, ``visibility_losses`` and ``decoder``
     (``KPRegressionHead``, ``KPBBoxHead``); a head with other outputs
     overrides it.
+
+    Every kp_plugins head states its export facts (read by
+    :mod:`kp_plugins.deploy.decode`; the decode itself is its codec's
+    ``decode_tensors``, the same code ``predict`` runs):
+
+    Attributes:
+        raw_output_names: a name for each of ``forward``'s outputs, in order
+            (the ONNX output names of a raw export).
+        needs_bbox: ``forward`` and the codec's ``decode_tensors`` take the
+            person boxes (B, 4) ``xyxy`` in model-input pixels as their
+            last argument.
     """
+
+    raw_output_names: Tuple[str, ...] = ('coords', 'visibility_logits')
+    needs_bbox: bool = False
 
     @staticmethod
     def build_losses(cfgs: LossConfigs) -> nn.ModuleList:

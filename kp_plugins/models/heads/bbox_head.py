@@ -46,6 +46,8 @@ class KPBBoxHead(KPBaseHead):
         init_cfg: initialisation config.
     """
 
+    needs_bbox = True
+
     def __init__(self,
                  in_channels: int,
                  num_keypoints: int,

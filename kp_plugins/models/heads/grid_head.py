@@ -77,6 +77,7 @@ class KPGridHead(KPBaseHead):
         init_cfg: initialisation config.
     """
 
+    raw_output_names = ('presence', 'offsets')
     _version = 2  # 2: pixel-centre cells (kp_plugins 0.2); see _load_from_state_dict
 
     def __init__(self,

@@ -91,3 +91,33 @@ def test_overfits_one_real_batch(coco_trainval):
     print(f'\nKPBBoxHead overfit: {result}')
     assert result['drop'] >= 0.9, result
     assert result['pck'] >= 0.9, result
+
+
+def test_predict_is_the_documented_decode():
+    """predict (flip test off) decodes random head outputs as the codec
+    documents, each in its sample's box (the box the head itself computes
+    from the data sample): ``coords * sqrt(w * h) + box centre``, sigmoid
+    scores."""
+    head = MODELS.build(head_cfg())
+    samples = fake_samples(CODEC, batch=3)
+    generator = torch.Generator().manual_seed(0)
+    coords = torch.randn(3, 17, 2, generator=generator)
+    logits = 4 * torch.randn(3, 17, generator=generator)
+    seen = []
+    head.forward = lambda x, boxes=None: seen.append(boxes) or (coords,
+                                                                logits)
+    preds = head.predict((torch.randn(3, 32),), samples)
+    boxes = head.sample_input_bboxes(samples).astype(np.float64)
+    np.testing.assert_array_equal(seen[0].numpy(), boxes)
+    sides = np.maximum(boxes[:, 2:] - boxes[:, :2], 1.0)
+    unit = np.sqrt(sides[:, 0] * sides[:, 1])
+    centre = (boxes[:, :2] + boxes[:, 2:]) / 2
+    want = coords.double().numpy() * unit[:, None, None] + centre[:, None]
+    want_scores = 1 / (1 + np.exp(-logits.double().numpy()))
+    assert len(preds) == 3
+    for i, pred in enumerate(preds):
+        assert pred.keypoints.shape == (1, 17, 2)
+        np.testing.assert_allclose(pred.keypoints[0], want[i], rtol=1e-6,
+                                   atol=1e-4)
+        np.testing.assert_allclose(pred.keypoint_scores[0], want_scores[i],
+                                   rtol=1e-6, atol=1e-7)

@@ -92,3 +92,25 @@ def test_overfits_one_real_batch(coco_trainval):
     print(f'\nKPRegressionHead overfit: {result}')
     assert result['drop'] >= 0.9, result
     assert result['pck'] >= 0.9, result
+
+
+def test_predict_is_the_documented_decode():
+    """predict (flip test off) decodes random head outputs as the codec
+    documents: ``coords * sqrt(W * H) + [W / 2, H / 2]``, sigmoid scores."""
+    head = MODELS.build(head_cfg())
+    samples = fake_samples(CODEC, batch=3)
+    generator = torch.Generator().manual_seed(0)
+    coords = torch.randn(3, 17, 2, generator=generator)
+    logits = 4 * torch.randn(3, 17, generator=generator)
+    head.forward = lambda x: (coords, logits)
+    preds = head.predict((torch.randn(3, 32),), samples)
+    w, h = INPUT_SIZE
+    want = coords.double().numpy() * np.sqrt(w * h) + [w / 2, h / 2]
+    want_scores = 1 / (1 + np.exp(-logits.double().numpy()))
+    assert len(preds) == 3
+    for i, pred in enumerate(preds):
+        assert pred.keypoints.shape == (1, 17, 2)
+        np.testing.assert_allclose(pred.keypoints[0], want[i], rtol=1e-6,
+                                   atol=1e-4)
+        np.testing.assert_allclose(pred.keypoint_scores[0], want_scores[i],
+                                   rtol=1e-6, atol=1e-7)
