@@ -27,7 +27,7 @@ from mmdeploy.codebase.mmpose.deploy.pose_detection import MMPOSE_TASK, PoseDete
 from mmdeploy.utils import Task, get_input_shape
 from mmengine import Config
 
-from kp_plugins.deploy.decode import HEAD_SPECS
+from kp_plugins.deploy.decode import UnsupportedHeadError, head_class_spec
 from kp_plugins.deploy.sdk import SDK_OUTPUT_MAP, SDKExportError, check_sdk_export, sdk_postprocess
 
 from .deploy_config import decodes_in_graph, is_kp_deploy
@@ -36,11 +36,10 @@ from .deploy_config import decodes_in_graph, is_kp_deploy
 def _needs_bbox(head_type: str) -> bool:
     """Whether the registered head ``head_type`` takes the person boxes."""
     from mmpose.registry import MODELS
-    cls = MODELS.get(head_type)
-    for klass in getattr(cls, '__mro__', ()):
-        if klass.__name__ in HEAD_SPECS:
-            return HEAD_SPECS[klass.__name__].needs_bbox
-    return False
+    try:
+        return head_class_spec(MODELS.get(head_type)).needs_bbox
+    except (UnsupportedHeadError, TypeError, AttributeError):
+        return False  # mmdeploy's own checks report heads it cannot export
 
 
 def _input_size(deploy_cfg: Config, model_cfg: Config) -> List[int]:
