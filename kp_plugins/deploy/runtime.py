@@ -71,8 +71,9 @@ def open_session(onnx_file: str,
         import onnxruntime as ort
     except ImportError as exc:
         raise OnnxModelError(
-            'the onnxruntime backend needs the deploy extra: pip install '
-            '"kp_plugins[deploy]" (onnxruntime)') from exc
+            'the onnxruntime backend needs onnxruntime: pip install '
+            '"kp_plugins[deploy]", or without torch pip install -r '
+            'requirements/runtime.txt (docs/runtime_without_torch.md)') from exc
     if not osp.isfile(onnx_file):
         raise OnnxModelError(f'ONNX file {onnx_file!r} not found')
     options = ort.SessionOptions()
