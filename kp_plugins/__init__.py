@@ -118,7 +118,8 @@ class _RegisterOnFirstUse(importlib.abc.MetaPathFinder):
     that the import system then loads again from its spec, and registering
     before the body would import a module that is still empty. It leaves
     ``sys.meta_path`` first, so that the imports it causes do not come back
-    to it, and comes back if that import fails (the next one tries again).
+    to it, and comes back if that import fails (the next one tries again),
+    unless the failed import has loaded mmpose: then it registers at once.
     """
 
     finding = False
@@ -147,13 +148,29 @@ class _RegisterOnFirstUse(importlib.abc.MetaPathFinder):
             del loader.exec_module  # back to the class's own
             try:
                 run(module)
-                register_modules()
             except BaseException:
-                _arm()
+                # A failed kp_plugins module may have imported mmpose, which
+                # this finder would then never see: register now (an error
+                # here is shown with the import's).
+                if name != 'mmpose' and 'mmpose' in sys.modules:
+                    _register_or_arm()
+                else:
+                    _arm()
                 raise
+            _register_or_arm()
 
         loader.exec_module = exec_module
         return spec
+
+
+def _register_or_arm() -> None:
+    """:func:`register_modules`; on failure the finder is armed again (the
+    next trigger retries) and the error raised."""
+    try:
+        register_modules()
+    except BaseException:
+        _arm()
+        raise
 
 
 def _triggers_registration(name: str) -> bool:

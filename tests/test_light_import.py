@@ -100,3 +100,29 @@ def test_mmpose_already_imported_registers_at_once():
                      'import mmpose.registry\n')
     assert state.pop('armed') is False and state.pop('heavy')
     assert state == dict(torch_available=True, **REGISTERED)
+
+
+@pytest.mark.parametrize('body, armed_after', [
+    ('raise RuntimeError("boom")', True),  # nothing loaded: the next trigger registers
+    ('import mmpose.registry\nraise RuntimeError("boom")', False),  # registered at once
+], ids=['fails_before_mmpose', 'fails_after_loading_mmpose'])
+def test_a_failed_first_import_still_leads_to_registration(tmp_path, body, armed_after):
+    """The first kp_plugins import after a light one fails (a module put
+    into the package's path for the test): the registration is not lost,
+    even when that import loaded mmpose, which the finder never sees again."""
+    (tmp_path / 'kp_failing.py').write_text(body + '\n')
+    state = run_case(f'''
+import sys
+import kp_plugins.deploy.runtime, kp_plugins
+kp_plugins.__path__.append({str(tmp_path)!r})
+try:
+    import kp_plugins.kp_failing
+except RuntimeError as exc:
+    assert str(exc) == 'boom', exc
+else:
+    raise AssertionError('kp_plugins.kp_failing imported')
+assert (kp_plugins._FINDER in sys.meta_path) is {armed_after}
+import mmpose.registry
+''')
+    assert state.pop('armed') is False and state.pop('heavy')
+    assert state == dict(torch_available=True, **REGISTERED)
