@@ -5,7 +5,7 @@ from mmpose.registry import KEYPOINT_CODECS
 from mmpose.structures.bbox import get_warp_matrix
 from torch import Tensor
 
-from kp_plugins.deploy.preprocess import boxes_in_input
+from kp_plugins.utils.crop import boxes_in_input
 
 from .frame_label import KPFrameLabel
 

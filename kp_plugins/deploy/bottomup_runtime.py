@@ -13,12 +13,12 @@ numpy, OpenCV and onnxruntime only (no torch)::
 What MMPose's test pipeline and ``YOLOXPoseHead.predict`` do, in the same
 order and float32 arithmetic:
 
-1. ``BottomupResize`` (:func:`kp_plugins.deploy.preprocess.bottomup_resize`);
+1. ``BottomupResize`` (:func:`kp_plugins.utils.crop.bottomup_resize`);
 2. the graph: normalization, network, decode, the ``M`` best candidates;
 3. :func:`select_persons`: ``score > score_thr``, greedy box NMS
    (:func:`nms_boxes`, MMPose's ``nms_torch``), boxes clamped to the input;
 4. ``BottomupPoseEstimator``'s mapping to the image
-   (:func:`kp_plugins.deploy.preprocess.input_to_image` with the image's
+   (:func:`kp_plugins.utils.crop.input_to_image` with the image's
    ``input_center`` / ``input_scale``).
 
 Symbols: ``N`` persons, ``M`` candidates, ``K`` keypoints, input ``[W, H]``.
@@ -27,7 +27,8 @@ from typing import List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .preprocess import bottomup_resize, input_to_image
+from kp_plugins.utils.crop import bottomup_resize, input_to_image
+
 from .runtime import OnnxModelError, dataset_meta_from, open_session
 
 #: Output names the graph must have, in this order.

@@ -26,10 +26,10 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from kp_plugins.utils.crop import DEFAULT_BBOX_PADDING
 from kp_plugins.version import __version__
 
 from .decode import as_tuple, estimator_outputs, head_spec, output_names
-from .preprocess import DEFAULT_BBOX_PADDING
 
 #: ONNX input names.
 INPUT_NAME = 'input'

@@ -2,7 +2,7 @@
 image + person boxes -> keypoints in image pixels.
 
 numpy, OpenCV and onnxruntime only (no torch): this module and
-:mod:`kp_plugins.deploy.preprocess` are all a deployment needs::
+:mod:`kp_plugins.utils.crop` are all a deployment needs::
 
     from kp_plugins.deploy.runtime import OnnxPoseModel
     model = OnnxPoseModel('grid.onnx')
@@ -10,7 +10,7 @@ numpy, OpenCV and onnxruntime only (no torch): this module and
 
 The crop is MMPose's ``GetBBoxCenterScale`` + ``TopdownAffine`` and the way
 back its ``TopdownPoseEstimator`` mapping (see
-:mod:`kp_plugins.deploy.preprocess`); the model's input size, box padding,
+:mod:`kp_plugins.utils.crop`); the model's input size, box padding,
 keypoint names and dataset metadata come from the file's
 ``metadata_props``.
 
@@ -22,7 +22,7 @@ from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .preprocess import crop_persons, input_to_image
+from kp_plugins.utils.crop import crop_persons, input_to_image
 
 
 class OnnxModelError(ValueError):
@@ -75,8 +75,9 @@ def open_session(onnx_file: str,
         import onnxruntime as ort
     except ImportError as exc:
         raise OnnxModelError(
-            'the onnxruntime backend needs the deploy extra: pip install '
-            '"kp_plugins[deploy]" (onnxruntime)') from exc
+            'the onnxruntime backend needs onnxruntime: pip install '
+            '"kp_plugins[deploy]", or without torch pip install -r '
+            'requirements/runtime.txt (docs/runtime_without_torch.md)') from exc
     if not osp.isfile(onnx_file):
         raise OnnxModelError(f'ONNX file {onnx_file!r} not found')
     options = ort.SessionOptions()

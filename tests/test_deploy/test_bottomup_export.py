@@ -21,8 +21,8 @@ from kp_plugins.deploy.bottomup_runtime import (  # noqa: E402
     nms_boxes,
     select_persons,
 )
-from kp_plugins.deploy.preprocess import bottomup_resize  # noqa: E402
 from kp_plugins.deploy.runtime import OnnxModelError, OnnxPoseModel, load_onnx_model  # noqa: E402
+from kp_plugins.utils.crop import bottomup_resize  # noqa: E402
 
 #: parity tolerances: pixels (boxes, keypoints) and scores
 PX, SCORE = 1e-2, 1e-4

@@ -14,8 +14,8 @@ from deploy_testing import TOPDOWN_CONFIGS, build_model, export
 
 pytest.importorskip('onnxruntime', reason='deploy extra (onnxruntime) not installed')
 
-from kp_plugins.deploy.preprocess import crop_persons  # noqa: E402
 from kp_plugins.deploy.runtime import OnnxModelError, OnnxPoseModel  # noqa: E402
+from kp_plugins.utils.crop import crop_persons  # noqa: E402
 
 #: (x1, y1, x2, y2) boxes on a 320x240 image: small, large, wide, tall, and
 #: partly outside the image.

@@ -1,4 +1,10 @@
-"""Top-down crops and their inverse in numpy + OpenCV alone (no torch).
+"""Crop geometry in numpy + OpenCV alone (no torch): top-down person
+crops, the bottom-up resize, and the way back to image pixels.
+
+It sits at the bottom layer, so that the model core (``KPBBoxLabel``) and
+the deployment runtime (:mod:`kp_plugins.deploy.runtime`,
+:mod:`kp_plugins.deploy.bottomup_runtime`) share one copy, and importing it
+imports neither torch nor MMPose.
 
 The same geometry as MMPose's test pipeline and estimator, so that a model
 deployed with :mod:`kp_plugins.deploy.runtime` sees exactly the crops
