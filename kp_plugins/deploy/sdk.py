@@ -313,7 +313,7 @@ class SDKPoseModel:
         the person's area from, so scores rank as in ``tools/test.py``)."""
         import numpy as np
 
-        from .preprocess import bbox_xyxy_to_center_scale, fix_aspect_ratio
+        from kp_plugins.utils.crop import bbox_xyxy_to_center_scale, fix_aspect_ratio
         keypoints, scores = self.predict(image, bboxes)
         boxes = np.asarray(bboxes, dtype=np.float32).reshape(len(keypoints), -1)[:, :4]
         _, scale = bbox_xyxy_to_center_scale(boxes, self.bbox_padding)

@@ -91,7 +91,7 @@ def test_sdk_crop_geometry_against_mmposes():
     docs/deployment_sdk.md gives)."""
     from sdk_testing import sdk_crop
 
-    from kp_plugins.deploy.preprocess import bbox_xyxy_to_center_scale, fix_aspect_ratio
+    from kp_plugins.utils.crop import bbox_xyxy_to_center_scale, fix_aspect_ratio
     rng = np.random.default_rng(0)
     image = np.zeros((480, 640, 3), np.uint8)
     w, h = 96, 128
