@@ -21,11 +21,22 @@ def input_hw(protocol: str) -> tuple:
     return int(h), int(w)
 
 
+def kp_topdown_approaches() -> List[Approach]:
+    """The top-down approaches whose head and codec are kp_plugins' own
+    (their predict, flip merge and decode are ours), in list order."""
+    return [a for a in APPROACHES if a.source == 'kp_plugins' and a.kind == 'topdown']
+
+
+def kp_heads() -> List[str]:
+    """The head names of :func:`kp_topdown_approaches`, once each, in order."""
+    return list(dict.fromkeys(a.head for a in kp_topdown_approaches()))
+
+
 def kp_r50_cases() -> List:
     """``(config, approach)`` for the ResNet-50 config and the extra configs
     of every kp_plugins top-down approach."""
     return [pytest.param(config, a, id=config_id(config))
-            for a in APPROACHES if a.source == 'kp_plugins' and a.kind == 'topdown'
+            for a in kp_topdown_approaches()
             for config in (a.r50_config, *a.extra_configs) if config]
 
 

@@ -20,7 +20,8 @@ from kp_plugins.approaches import (
 )
 from kp_plugins.benchmark.entries import ENTRIES, select_entries
 from kp_plugins.benchmark.protocol import Protocol
-from kp_plugins.benchmark.runner import Benchmark, Settings
+from kp_plugins.benchmark.runner import Benchmark
+from kp_plugins.benchmark.settings import Settings
 
 from approach_cases import effl0_cases, effl0_real_data_cases, kp_r50_cases
 from conftest import REPO_ROOT
@@ -104,22 +105,29 @@ def test_test_cases_include_a_registered_approach(dummy):
     assert {'dummy_effl0_128x96.py', 'dummy_effl0.py'} <= real
 
 
-def test_pytest_collects_a_registered_approach(tmp_path):
-    """A plugin that registers the dummy on import (as a package outside
-    kp_plugins would) adds its cases to the collected config, train and
-    export-spec tests."""
+def pytest_with_plugin(tmp_path, approach: str, *args: str) -> subprocess.CompletedProcess:
+    """``pytest ARGS`` in a subprocess with a plugin that registers
+    ``approach`` (an expression over ``dummy_approach(tmp_path)``, e.g.
+    ``dummy``) on import, as a package outside kp_plugins would."""
     (tmp_path / 'dummy_plugin.py').write_text(
         'import sys\n'
         f'sys.path.insert(0, {osp.join(REPO_ROOT, "tests")!r})\n'
         'from kp_plugins.approaches import register_approach\n'
         'from test_approaches import dummy_approach\n'
-        f'register_approach(dummy_approach({str(tmp_path)!r}))\n')
+        f'dummy = dummy_approach({str(tmp_path)!r})\n'
+        f'register_approach({approach})\n')
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         [str(tmp_path), REPO_ROOT, os.environ.get('PYTHONPATH', '')]))
-    res = subprocess.run(
-        [sys.executable, '-m', 'pytest', '--collect-only', '-q', '-p', 'no:cacheprovider',
-         '-p', 'dummy_plugin', *PARAMETRIZED_TESTS],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, '-m', 'pytest', '-q', '-p', 'no:cacheprovider', '-p', 'dummy_plugin',
+         *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
+
+
+def test_pytest_collects_a_registered_approach(tmp_path):
+    """A plugin that registers the dummy on import (as a package outside
+    kp_plugins would) adds its cases to the collected config and train
+    tests."""
+    res = pytest_with_plugin(tmp_path, 'dummy', '--collect-only', *PARAMETRIZED_TESTS)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     collected = set(res.stdout.split())
     for test, case in [
@@ -142,3 +150,31 @@ def test_pytest_collects_a_registered_approach(tmp_path):
     # and the approaches of the list, as before
     assert 'tests/test_models/test_approach_configs.py::test_config_builds[grid_r50.py]' \
         in collected
+
+
+#: The tests that need something per head (a perfect-output builder, flip
+#: cases, an export spec): an approach whose head they lack fails each one.
+PER_HEAD_TESTS = (
+    'tests/test_models/test_perfect_outputs.py::test_every_kp_head_has_a_perfect_output_builder',
+    'tests/test_models/test_heads/test_flip_geometry.py::test_every_kp_head_has_flip_cases',
+    'tests/test_deploy/test_mmdeploy.py::'
+    'test_kp_deploy_config_decodes_in_graph_like_torch[KPDummyHead-dynamic]',
+)
+
+
+def test_an_approach_whose_head_the_tests_lack_fails_them(tmp_path):
+    """The dummy with a head of its own (none of the per-head tests knows
+    it) fails them, never passes or skips them."""
+    res = pytest_with_plugin(tmp_path, "dummy._replace(head='KPDummyHead')", '-rA',
+                             *PER_HEAD_TESTS)
+    out = res.stdout + res.stderr
+    assert res.returncode == 1, out[-3000:]
+    with_mmdeploy = importlib.util.find_spec('mmdeploy') is not None
+    expected = PER_HEAD_TESTS if with_mmdeploy else PER_HEAD_TESTS[:2]
+    failed = [line.split()[1] for line in res.stdout.splitlines()
+              if line.startswith('FAILED ')]
+    assert failed == list(expected), out[-3000:]
+    assert f'{len(expected)} failed' in res.stdout and 'passed' not in res.stdout.splitlines()[-1]
+    assert "'KPDummyHead'" in out  # the key sets' difference names it
+    if with_mmdeploy:
+        assert 'KPDummyHead: head KPDummyHead has no export spec' in out

@@ -131,7 +131,7 @@ def pick(value, quick: bool, key: str, default):
 def build_settings(args):
     from kp_plugins.benchmark.entries import select_entries
     from kp_plugins.benchmark.protocol import Protocol
-    from kp_plugins.benchmark.runner import Settings
+    from kp_plugins.benchmark.settings import Settings
     q = args.quick
     protocol = Protocol(
         name=args.protocol, data_root=osp.abspath(args.data_root),

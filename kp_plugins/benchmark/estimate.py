@@ -6,11 +6,12 @@ import math
 import os
 import os.path as osp
 import time
-from typing import TYPE_CHECKING, List
+from typing import List
 
 from .progress import Progress, hms
 from .protocol import Protocol, check_data, estimate_subset, train_sizes
 from .records import save_json
+from .settings import Settings
 from .training import (
     TRAIN_LINE,
     VAL_LINE,
@@ -22,11 +23,8 @@ from .training import (
     train_command,
 )
 
-if TYPE_CHECKING:
-    from .runner import Settings
 
-
-def estimate(settings: 'Settings', iters: int, stream=None) -> List[dict]:
+def estimate(settings: Settings, iters: int, stream=None) -> List[dict]:
     """Time ``iters`` iterations of every top-down entry at the protocol's
     batch size (plus one validation) and project the full run's duration.
 

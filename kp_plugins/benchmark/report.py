@@ -10,15 +10,13 @@ import math
 import os
 import os.path as osp
 import time
-from typing import TYPE_CHECKING, Dict, List, Sequence
+from typing import Dict, List, Sequence
 
 from .entries import REPO_ROOT
 from .protocol import train_sizes
 from .records import save_json
 from .rows import seed_rows, table_rows
-
-if TYPE_CHECKING:
-    from .runner import Settings
+from .settings import Settings
 
 #: What a run writes into its work dir (and ``results.json``).
 RESULT_FILES = ('results.md', 'results.csv', 'ap_vs_latency.png', 'loss_curves.png',
@@ -228,7 +226,7 @@ def exists(path: str) -> bool:
     return osp.isfile(path) and osp.getsize(path) > 0
 
 
-def write_report(settings: 'Settings', results: Dict[str, dict], r50: Dict[str, dict]
+def write_report(settings: Settings, results: Dict[str, dict], r50: Dict[str, dict]
                  ) -> List[dict]:
     """Write the run's :data:`RESULT_FILES` and ``results.json`` into its work
     dir.

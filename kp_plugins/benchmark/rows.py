@@ -2,10 +2,9 @@
 per entry under the protocol (EfficientNet-Lite0) and under ResNet-50
 256x192, the backbone-only floor of each, and one row per (entry, seed) of a
 multi-seed run. :mod:`kp_plugins.benchmark.report` writes them."""
-from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
-if TYPE_CHECKING:
-    from .runner import Settings
+from .settings import Settings
 
 
 def speed_columns(speed: Optional[dict], big_batch: Optional[int]) -> dict:
@@ -61,7 +60,7 @@ def floor_row(section: str, backbone: str, speeds: Sequence[dict],
                 backbone_b1_ms=b1, head_decode_b1_ms=0.0, head_decode_bN_ms=0.0 if bn else None)
 
 
-def table_rows(settings: 'Settings', results: Dict[str, dict], r50: Dict[str, dict]
+def table_rows(settings: Settings, results: Dict[str, dict], r50: Dict[str, dict]
                ) -> Tuple[List[dict], List[dict]]:
     """The rows of the protocol table (one per entry, then the backbone-only
     floor) and of the ResNet-50 256x192 speed table."""
@@ -117,7 +116,7 @@ def table_rows(settings: 'Settings', results: Dict[str, dict], r50: Dict[str, di
     return protocol_rows, r50_rows
 
 
-def seed_rows(settings: 'Settings', results: Dict[str, dict]) -> List[dict]:
+def seed_rows(settings: Settings, results: Dict[str, dict]) -> List[dict]:
     """One CSV row per (entry, seed) of a multi-seed run."""
     protocol = settings.protocol
     rows = []

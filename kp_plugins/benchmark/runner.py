@@ -18,8 +18,9 @@ Work-dir layout (``W``)::
 entry is not trained again, an interrupted one resumes from its last
 checkpoint (tools/train.py --resume).
 
-This module holds :class:`Settings` and :class:`Benchmark` (tasks, training,
-speed); the other jobs of a run live beside it: ``records`` (cached files,
+This module holds :class:`Benchmark` (tasks, training, speed); the other
+jobs of a run live beside it: ``settings`` (:class:`Settings`, what one run
+does), ``records`` (cached files,
 config digest), ``seeds`` (``--seeds`` aggregation), ``yolo_entry`` (the YOLO
 entry), ``bottomup`` (bottom-up MMPose entries: their config and speed),
 ``rows`` and ``report`` (the tables, CSV and plots), ``estimate``
@@ -30,8 +31,7 @@ import os
 import os.path as osp
 import time
 import traceback
-from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional
 
 from .entries import Entry
 from .estimate import estimate
@@ -40,6 +40,7 @@ from .protocol import Protocol, check_data
 from .records import config_digest, load_json, save_json, set_aside, training_record
 from .report import write_report
 from .seeds import aggregate_seeds
+from .settings import Settings
 from .training import (
     TrainProgress,
     child_env,
@@ -52,69 +53,11 @@ from .training import (
 )
 from .yolo_entry import run_yolo_entry
 
-__all__ = ['Benchmark', 'ProtocolMismatch', 'Settings', 'aggregate_seeds', 'config_digest',
-           'estimate']
+__all__ = ['Benchmark', 'ProtocolMismatch', 'aggregate_seeds', 'config_digest', 'estimate']
 
 
 class ProtocolMismatch(RuntimeError):
     """Cached results in the work dir were made under other settings."""
-
-
-@dataclass
-class Settings:
-    """One benchmark run.
-
-    Attributes:
-        work_dir: where everything goes (see the module docstring).
-        protocol: data, schedule and seed shared by every entry.
-        entries: what to compare.
-        batch_sizes: latency batch sizes (the first must be 1).
-        warmup / repeats: latency warm-up calls and timed calls (median).
-        threads: torch threads for latency and for the training processes.
-        r50: also measure every entry's ResNet-50 256x192 config.
-        train: train the entries (``False``: speed and size only; YOLO,
-            whose latency needs its trained weights, is left out, and
-            entries show the accuracy already in the work dir, if any).
-        yolo_imgsz: Ultralytics training / inference size.
-        yolo_subset: ``(coco, lspet)`` images for YOLO (quick runs).
-        title: heading of results.md.
-        eta_defaults: seconds a task of each kind is assumed to take until
-            one has finished (the progress display's first ETA).
-    """
-    work_dir: str
-    protocol: Protocol
-    entries: List[Entry]
-    batch_sizes: Sequence[int] = (1, 32)
-    warmup: int = 3
-    repeats: int = 10
-    threads: int = 2
-    r50: bool = True
-    train: bool = True
-    yolo_imgsz: int = 320
-    yolo_subset: Optional[List[int]] = None
-    title: str = 'kp_plugins approaches benchmark'
-    eta_defaults: Dict[str, float] = field(default_factory=dict)
-    command: str = ''
-    notes: List[str] = field(default_factory=list)
-    seeds: Optional[List[int]] = None
-
-    @property
-    def seed_list(self) -> List[int]:
-        """The training seeds (``[protocol.seed]`` unless ``seeds`` is set)."""
-        return list(self.seeds) if self.seeds else [self.protocol.seed]
-
-    @property
-    def multi_seed(self) -> bool:
-        return len(self.seed_list) > 1
-
-    @property
-    def big_batch(self) -> Optional[int]:
-        others = [b for b in self.batch_sizes if b != 1]
-        return max(others) if others else None
-
-    def speed_key(self) -> dict:
-        return dict(batch_sizes=[int(b) for b in self.batch_sizes], warmup=self.warmup,
-                    repeats=self.repeats, threads=self.threads, onnxruntime=True)
 
 
 class Benchmark:

@@ -2,26 +2,30 @@
 by MMPose's own test pipeline, and the torch and mmdeploy predictions on
 them."""
 import os.path as osp
-from typing import Dict, List, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 
-from conftest import REPO_ROOT
+import kp_plugins  # noqa: F401  (registration)
+from kp_plugins.approaches import APPROACHES
+from kp_plugins.deploy.decode import HeadExportSpec
 
-#: name -> (model config, its kp deploy config without _static/_dynamic.py).
-CONFIGS: Dict[str, Tuple[str, str]] = {
-    'regression': ('regression_effl0_128x96.py',
-                   'pose-detection_kp_onnxruntime'),
-    'grid': ('grid_effl0_128x96.py', 'pose-detection_kp_onnxruntime'),
-    'bbox': ('bbox_effl0_128x96.py', 'pose-detection_kp-bbox_onnxruntime'),
-    'heatmap': ('heatmap_effl0_128x96.py', 'pose-detection_kp_onnxruntime'),
-}
+from conftest import REPO_ROOT
+from deploy_testing import TOPDOWN_CONFIGS
+
+#: The kp deploy configs (without _static/_dynamic.py): the one for heads
+#: without and the one for heads with the ``bbox`` graph input.
+KP_DEPLOY = 'pose-detection_kp_onnxruntime'
+KP_BBOX_DEPLOY = 'pose-detection_kp-bbox_onnxruntime'
 #: mmdeploy's own pipeline (End2EndModel, decode outside the graph) for
 #: MMPose's one-output heads.
 STOCK_DEPLOY = 'pose-detection_onnxruntime'
+#: Every top-down approach (kp_plugins.approaches.APPROACHES) by name: the
+#: mmdeploy tests convert each one's 128x96 config.
+NAMES: List[str] = list(TOPDOWN_CONFIGS)
 
 
 #: Parity required between mmdeploy (onnxruntime) and torch ``predict``.
@@ -29,14 +33,45 @@ KEYPOINT_TOL_PX = 1e-3
 SCORE_TOL = 1e-4
 
 
+def head_name(name: str) -> str:
+    """The head type of the top-down approach ``name``."""
+    return next(a.head for a in APPROACHES if a.name == name)
+
+
+def export_spec(name: str) -> Optional[HeadExportSpec]:
+    """The in-graph decode (``kp_plugins.deploy.decode.head_class_spec``) of
+    the head of ``name``, as the export finds it; ``None`` if it has none
+    (or is not a registered head)."""
+    from mmpose.registry import MODELS
+
+    from kp_plugins.deploy.decode import UnsupportedHeadError, head_class_spec
+    head = MODELS.get(head_name(name))
+    if head is None:
+        return None
+    try:
+        return head_class_spec(head)
+    except UnsupportedHeadError:
+        return None
+
+
+def kp_deploy_name(name: str) -> str:
+    """The kp deploy config that converts ``name``'s head (by whether it
+    takes the ``bbox`` input); an approach whose head cannot be exported
+    fails here."""
+    spec = export_spec(name)
+    assert spec is not None, (
+        f'{name}: head {head_name(name)} has no export spec in '
+        'kp_plugins.deploy.decode (or is not a registered head)')
+    return KP_BBOX_DEPLOY if spec.needs_bbox else KP_DEPLOY
+
+
 def model_config_path(name: str) -> str:
-    return osp.join(REPO_ROOT, 'configs', CONFIGS[name][0])
+    return TOPDOWN_CONFIGS[name]
 
 
-def deploy_config_path(name: str, kind: str) -> str:
-    """The deploy config of ``name`` (a key of :data:`CONFIGS` or a deploy
-    config name); ``kind``: ``'static'`` or ``'dynamic'``."""
-    base = CONFIGS[name][1] if name in CONFIGS else name
+def deploy_config_path(base: str, kind: str) -> str:
+    """The deploy config ``base`` (e.g. :data:`KP_DEPLOY`) under
+    configs/deploy/; ``kind``: ``'static'`` or ``'dynamic'``."""
     return osp.join(REPO_ROOT, 'configs', 'deploy', f'{base}_{kind}.py')
 
 

@@ -25,11 +25,15 @@ import kp_plugins  # noqa: E402,F401  (registration)
 
 from conftest import REPO_ROOT  # noqa: E402
 from mmdeploy_testing import (  # noqa: E402
-    CONFIGS,
     KEYPOINT_TOL_PX,
+    KP_BBOX_DEPLOY,
+    KP_DEPLOY,
+    NAMES,
     SCORE_TOL,
     STOCK_DEPLOY,
     deploy_config_path,
+    export_spec,
+    kp_deploy_name,
     model_config,
     person_images,
     predictions,
@@ -97,7 +101,7 @@ def check_conversion(name: str, deploy_cfg: Config, pairs, tmp_path,
     assert list(outputs) == deploy_cfg.onnx_config.output_names
     batch_dim = 'batch' if dynamic else 1
     assert inputs['input'] == [batch_dim, 3, 128, 96]
-    if name == 'bbox':
+    if export_spec(name).needs_bbox:
         assert inputs['bbox'] == [batch_dim, 4]
 
     processor = build_task_processor(cfg.copy(), deploy_cfg, 'cpu')
@@ -110,27 +114,41 @@ def check_conversion(name: str, deploy_cfg: Config, pairs, tmp_path,
         assert_parity(torch_model, backend_model, cfg, pairs, batch_size)
 
 
-@pytest.mark.parametrize('name, kind', [(name, 'dynamic') for name in CONFIGS]
-                         + [('grid', 'static'), ('bbox', 'static')])
+def first_head_of(deploy_name: str) -> str:
+    """The first top-down approach that ``deploy_name`` converts."""
+    return next(name for name in NAMES
+                if export_spec(name) and kp_deploy_name(name) == deploy_name)
+
+
+#: Static batch: one head per kp deploy config, to keep the test short.
+STATIC_CASES = [(first_head_of(d), 'static') for d in (KP_DEPLOY, KP_BBOX_DEPLOY)]
+
+
+@pytest.mark.parametrize('name, kind', [(name, 'dynamic') for name in NAMES]
+                         + STATIC_CASES)
 def test_kp_deploy_config_decodes_in_graph_like_torch(name, kind, pairs,
                                                       tmp_path):
-    """Every kp deploy config converts its heads with the decode in the
-    graph (outputs keypoints, scores; KPBBoxHead with the bbox input).
-    (Static batch: one head per deploy config, to keep the test short.)"""
-    deploy_cfg = Config.fromfile(deploy_config_path(name, kind))
+    """The kp deploy configs convert the head of every top-down approach
+    with the decode in the graph (outputs keypoints, scores; a box-relative
+    head with the bbox input)."""
+    deploy_cfg = Config.fromfile(deploy_config_path(kp_deploy_name(name), kind))
     assert deploy_cfg.onnx_config.output_names == ['keypoints', 'scores']
     check_conversion(name, deploy_cfg, pairs, tmp_path, kind == 'dynamic')
 
 
-@pytest.mark.parametrize('name', ['grid', 'bbox'])
+#: The heads with more than one raw output (mmdeploy's End2EndModel decodes
+#: only the first).
+MULTI_OUTPUT = [name for name in NAMES
+                if export_spec(name) and len(export_spec(name).raw_names) > 1]
+
+
+@pytest.mark.parametrize('name', MULTI_OUTPUT)
 def test_raw_outputs_decoded_by_the_backend_model(name, pairs, tmp_path):
     """decode_in_graph=False: the graph returns ALL the head's raw outputs
     and the backend model decodes them (mmdeploy's End2EndModel decoded the
     first one only)."""
-    from kp_plugins.deploy.decode import head_specs
-    head = {'grid': 'KPGridHead', 'bbox': 'KPBBoxHead'}[name]
-    deploy_cfg = Config.fromfile(deploy_config_path(name, 'dynamic'))
-    raw_names = list(head_specs()[head].raw_names)
+    deploy_cfg = Config.fromfile(deploy_config_path(kp_deploy_name(name), 'dynamic'))
+    raw_names = list(export_spec(name).raw_names)
     deploy_cfg.codebase_config.decode_in_graph = False
     deploy_cfg.onnx_config.output_names = raw_names
     deploy_cfg.onnx_config.dynamic_axes = {
@@ -145,16 +163,16 @@ def test_heatmap_with_mmdeploys_own_backend_model(pairs, tmp_path):
     deploy_cfg = Config.fromfile(deploy_config_path(STOCK_DEPLOY, 'dynamic'))
     assert deploy_cfg.codebase_config.get('model_type', 'end2end') == \
         'end2end'
-    check_conversion('heatmap', deploy_cfg, pairs, tmp_path, dynamic=True)
+    check_conversion('HeatmapHead', deploy_cfg, pairs, tmp_path, dynamic=True)
 
 
 @pytest.mark.parametrize('name, deploy_name, expected', [
-    ('grid', STOCK_DEPLOY, 'End2EndModel, which decodes only the first '
+    ('KPGridHead', STOCK_DEPLOY, 'End2EndModel, which decodes only the first '
      'output of KPGridHead; use configs/deploy/pose-detection_kp_onnx'),
-    ('regression', 'pose-detection_kp-bbox_onnxruntime',
+    ('KPRegressionHead', KP_BBOX_DEPLOY,
      "KPRegressionHead exports inputs \\['input'\\].*use configs/deploy/"
      'pose-detection_kp_onnx'),
-    ('bbox', 'pose-detection_kp_onnxruntime',
+    ('KPBBoxHead', KP_DEPLOY,
      "KPBBoxHead exports inputs \\['input', 'bbox'\\].*use configs/deploy/"
      'pose-detection_kp-bbox_onnx'),
 ])

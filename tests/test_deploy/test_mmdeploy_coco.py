@@ -18,6 +18,7 @@ from conftest import REPO_ROOT  # noqa: E402
 from helpers import run_tool, shared_coco_options, tool  # noqa: E402
 from mmdeploy_testing import (  # noqa: E402
     deploy_config_path,
+    kp_deploy_name,
     model_config,
     model_config_path,
     save_random_checkpoint,
@@ -49,7 +50,7 @@ def metrics(stdout: str) -> dict:
 
 @pytest.mark.slow
 def test_mmdeploy_scripts_score_like_tools_test(coco_trainval, tmp_path):
-    name = 'bbox'
+    name = 'KPBBoxHead'
     checkpoint = str(tmp_path / 'model.pth')
     save_random_checkpoint(model_config(name), checkpoint)
     config = str(tmp_path / 'bbox_eval.py')
@@ -57,7 +58,7 @@ def test_mmdeploy_scripts_score_like_tools_test(coco_trainval, tmp_path):
     options = shared_coco_options(coco_trainval, splits=('test', ),
                                   evaluator_ann=False)
     env = {'PYTHONPATH': REPO_ROOT, 'OMP_NUM_THREADS': '2'}
-    deploy_cfg = deploy_config_path(name, 'dynamic')
+    deploy_cfg = deploy_config_path(kp_deploy_name(name), 'dynamic')
     image = osp.join(coco_trainval, 'images', '000000000785.jpg')
 
     deploy = run_tool([

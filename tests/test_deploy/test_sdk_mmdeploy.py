@@ -20,7 +20,13 @@ from test_sdk import people_image  # noqa: E402
 
 from conftest import REPO_ROOT  # noqa: E402
 from helpers import run_tool, tool  # noqa: E402
-from mmdeploy_testing import deploy_config_path, model_config, save_random_checkpoint  # noqa: E402
+from mmdeploy_testing import (  # noqa: E402
+    KP_BBOX_DEPLOY,
+    KP_DEPLOY,
+    deploy_config_path,
+    model_config,
+    save_random_checkpoint,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -43,9 +49,9 @@ def dumped(tmp_path_factory, image_file):
     export_onnx.py --sdk on the same checkpoint."""
     root = tmp_path_factory.mktemp('mmdeploy_sdk')
     checkpoint = str(root / 'grid.pth')
-    save_random_checkpoint(model_config('grid'), checkpoint)
-    config = model_config('grid').filename
-    deploy = run_tool([tool('mmdeploy/deploy.py'), deploy_config_path('grid', 'dynamic'),
+    save_random_checkpoint(model_config('KPGridHead'), checkpoint)
+    config = model_config('KPGridHead').filename
+    deploy = run_tool([tool('mmdeploy/deploy.py'), deploy_config_path(KP_DEPLOY, 'dynamic'),
                        config, checkpoint, image_file, '--work-dir', str(root / 'mmdeploy'),
                        '--device', 'cpu', '--dump-info'], env=ENV)
     assert deploy.returncode == 0 and 'All process success.' in deploy.stdout, \
@@ -86,9 +92,9 @@ def test_both_routes_predict_alike(dumped):
 
 def test_dump_info_refuses_the_bbox_head(tmp_path, image_file):
     checkpoint = str(tmp_path / 'bbox.pth')
-    save_random_checkpoint(model_config('bbox'), checkpoint)
-    result = run_tool([tool('mmdeploy/deploy.py'), deploy_config_path('bbox', 'dynamic'),
-                       model_config('bbox').filename, checkpoint, image_file, '--work-dir',
+    save_random_checkpoint(model_config('KPBBoxHead'), checkpoint)
+    result = run_tool([tool('mmdeploy/deploy.py'), deploy_config_path(KP_BBOX_DEPLOY, 'dynamic'),
+                       model_config('KPBBoxHead').filename, checkpoint, image_file, '--work-dir',
                        str(tmp_path / 'out'), '--device', 'cpu', '--dump-info'], env=ENV)
     assert result.returncode != 0
     assert 'person box as a second graph input' in result.stdout  # run_tool merges stderr

@@ -15,10 +15,16 @@ by the dataset metainfo's ``flip_indices``). Any coordinate-mapping bug
 between codec, head, flip merging, affine and metric moves a keypoint, and
 the keypoints are compared with the annotations to 0.01 image pixels as
 well as scored.
+
+The configs are those of every kp_plugins top-down approach in
+``kp_plugins.approaches.APPROACHES`` (plus the quick start); how to build a
+head's perfect outputs is :data:`PERFECT_OUTPUTS`, by head name, and an
+approach whose head has no entry there fails
+``test_every_kp_head_has_a_perfect_output_builder``.
 """
 import json
 import os.path as osp
-from typing import Dict, List
+from typing import Callable, Dict, List
 
 import cv2
 import numpy as np
@@ -32,20 +38,18 @@ from mmpose.registry import DATASETS, METRICS, MODELS
 from torch import nn
 
 import kp_plugins  # noqa: F401  (registration)
+from kp_plugins.approaches import CONFIGS
 from kp_plugins.codecs import KPBBoxLabel
 
-from conftest import REPO_ROOT
+from approach_cases import config_id, kp_heads, kp_topdown_approaches
 
 K = 17
-#: every config family: ResNet-50 256x192, EfficientNet-Lite0 256x192 and
-#: 128x96, whole-image single-person, quick start
-CONFIGS = [
-    'regression_r50', 'grid_r50', 'bbox_r50',
-    'regression_effl0', 'grid_effl0', 'bbox_effl0',
-    'regression_effl0_128x96', 'grid_effl0_128x96', 'bbox_effl0_128x96',
-    'regression_r50_wholeimage', 'grid_r50_wholeimage',
-    'quickstart',
-]
+#: every config family of the kp_plugins top-down approaches: ResNet-50
+#: 256x192 and its extra configs (whole-image single-person),
+#: EfficientNet-Lite0 under every protocol; and the quick start
+CONFIG_FILES = [config for a in kp_topdown_approaches()
+                for config in (a.r50_config, *a.extra_configs, *a.configs.values())
+                if config] + [osp.join(CONFIGS, 'quickstart.py')]
 #: px in the image: float32 arithmetic from codec to image is ~1e-4 px off
 TOLERANCE_PX = 0.01
 LOGIT = 30.0  # a "certain" logit
@@ -152,6 +156,59 @@ def mirror_values(values: np.ndarray, flip_indices) -> np.ndarray:
     return values[:, list(flip_indices)].copy()
 
 
+def _visibility_logits(enc: dict) -> torch.Tensor:
+    return torch.tensor(np.where(enc['keypoint_visibility'] > 0, LOGIT, -LOGIT),
+                        dtype=torch.float32)
+
+
+def regression_outputs(codec, keypoints, visible, views: Dict) -> tuple:
+    """KPRegressionHead: the codec's frame coordinates, certain visibility."""
+    enc = codec.encode(keypoints, visible)
+    return torch.tensor(enc['keypoint_labels']), _visibility_logits(enc)
+
+
+def bbox_outputs(codec, keypoints, visible, views: Dict) -> tuple:
+    """KPBBoxHead: the coordinates in the box frame of the box this view's
+    crop holds (``views['input_bboxes']``, input pixels)."""
+    enc = codec.encode(keypoints, visible, bbox=views['input_bboxes'])
+    return torch.tensor(enc['keypoint_labels']), _visibility_logits(enc)
+
+
+def grid_outputs(codec, keypoints, visible, views: Dict) -> tuple:
+    """KPGridHead: a certain presence logit at the true cell, offsets to the
+    point from every cell."""
+    enc = codec.encode(keypoints, visible)
+    gw, gh = codec.grid_size
+    b = keypoints.shape[0]
+    valid = enc['keypoint_weights'] > 0  # (B, K)
+    presence = np.zeros((b, K, gh * gw), np.float32)
+    cells = enc['keypoint_cells']
+    bi, ki = np.nonzero(valid)
+    presence[bi, ki, cells[bi, ki]] = LOGIT
+    # offsets: the point seen from every cell (the head's offset targets
+    # extend the true cell's to its neighbours the same way); at the true
+    # cell exactly the codec's offset
+    ys, xs = np.meshgrid(np.arange(gh), np.arange(gw), indexing='ij')
+    point = codec.to_grid(keypoints)  # grid units (pixel-centre cells)
+    offsets = np.stack([point[..., 0, None, None] - xs, point[..., 1, None, None] - ys],
+                       axis=2)  # (B, K, 2, Gh, Gw)
+    offsets = offsets.reshape(b, K, 2, gh * gw)
+    offsets[bi, ki, :, cells[bi, ki]] = enc['keypoint_offsets'][bi, ki]
+    offsets = np.where(valid[..., None, None], offsets, 0.0)
+    return (torch.tensor(presence.reshape(b, K, gh, gw)),
+            torch.tensor(offsets.reshape(b, K, 2, gh, gw), dtype=torch.float32))
+
+
+#: head name -> ``(codec, keypoints (B, K, 2) in input pixels, labelled
+#: (B, K), views) -> the head's output tensors``; one entry for the head of
+#: every kp_plugins top-down approach.
+PERFECT_OUTPUTS: Dict[str, Callable[..., tuple]] = {
+    'KPRegressionHead': regression_outputs,
+    'KPBBoxHead': bbox_outputs,
+    'KPGridHead': grid_outputs,
+}
+
+
 def ideal_outputs(head, codec, keypoints, visible, views: Dict) -> tuple:
     """The head's output tensors for a batch of ground truth in input pixels.
 
@@ -161,38 +218,9 @@ def ideal_outputs(head, codec, keypoints, visible, views: Dict) -> tuple:
         views: per-head extras (``input_bboxes`` for the bbox head).
     """
     kind = type(head).__name__
-    if kind == 'KPRegressionHead':
-        enc = codec.encode(keypoints, visible)
-        logits = np.where(enc['keypoint_visibility'] > 0, LOGIT, -LOGIT)
-        return (torch.tensor(enc['keypoint_labels']), torch.tensor(logits, dtype=torch.float32))
-    if kind == 'KPBBoxHead':
-        # the box frame of the box this view's crop holds (input pixels)
-        enc = codec.encode(keypoints, visible, bbox=views['input_bboxes'])
-        logits = np.where(enc['keypoint_visibility'] > 0, LOGIT, -LOGIT)
-        return (torch.tensor(enc['keypoint_labels']), torch.tensor(logits, dtype=torch.float32))
-    if kind == 'KPGridHead':
-        enc = codec.encode(keypoints, visible)
-        gw, gh = codec.grid_size
-        cw, ch = codec.cell_size
-        b = keypoints.shape[0]
-        valid = enc['keypoint_weights'] > 0  # (B, K)
-        presence = np.zeros((b, K, gh * gw), np.float32)
-        cells = enc['keypoint_cells']
-        bi, ki = np.nonzero(valid)
-        presence[bi, ki, cells[bi, ki]] = LOGIT
-        # offsets: the point seen from every cell (the head's offset targets
-        # extend the true cell's to its neighbours the same way); at the true
-        # cell exactly the codec's offset
-        ys, xs = np.meshgrid(np.arange(gh), np.arange(gw), indexing='ij')
-        point = codec.to_grid(keypoints)  # grid units (pixel-centre cells)
-        offsets = np.stack([point[..., 0, None, None] - xs, point[..., 1, None, None] - ys],
-                           axis=2)  # (B, K, 2, Gh, Gw)
-        offsets = offsets.reshape(b, K, 2, gh * gw)
-        offsets[bi, ki, :, cells[bi, ki]] = enc['keypoint_offsets'][bi, ki]
-        offsets = np.where(valid[..., None, None], offsets, 0.0)
-        return (torch.tensor(presence.reshape(b, K, gh, gw)),
-                torch.tensor(offsets.reshape(b, K, 2, gh, gw), dtype=torch.float32))
-    raise AssertionError(f'no ideal outputs for {kind}')
+    assert kind in PERFECT_OUTPUTS, \
+        f'no perfect outputs for {kind}: add a builder to PERFECT_OUTPUTS'
+    return PERFECT_OUTPUTS[kind](codec, keypoints, visible, views)
 
 
 class IdealHead:
@@ -234,7 +262,7 @@ class IdealHead:
 
 # ------------------------------------------------------------------ the test
 def build(config: str, ann_file: str, root: str, flip_test: bool):
-    cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs', f'{config}.py'))
+    cfg = Config.fromfile(config)
     init_default_scope(cfg.get('default_scope', 'mmpose'))
     ds_cfg = cfg.val_dataloader.dataset.copy()
     pipeline = [dict(step) for step in ds_cfg.pipeline]
@@ -254,7 +282,8 @@ def build(config: str, ann_file: str, root: str, flip_test: bool):
     metric_cfg = dict(cfg.val_evaluator)
     if metric_cfg.get('ann_file') is not None or dataset_type != 'KPSinglePersonCocoDataset':
         metric_cfg['ann_file'] = ann_file
-    metric_cfg['outfile_prefix'] = osp.join(root, f'{config}_{flip_test}')
+    metric_cfg['outfile_prefix'] = osp.join(
+        root, f'{osp.splitext(osp.basename(config))[0]}_{flip_test}')
     evaluator = Evaluator(METRICS.build(metric_cfg))
     evaluator.dataset_meta = dataset.metainfo
     return dataset, model, evaluator
@@ -284,8 +313,14 @@ def predict_all(dataset, model, batch_size: int = 8):
     return results, calls
 
 
+def test_every_kp_head_has_a_perfect_output_builder():
+    """One perfect-output builder per kp_plugins top-down approach's head:
+    an approach added to APPROACHES without one fails here."""
+    assert set(PERFECT_OUTPUTS) == set(kp_heads())
+
+
 @pytest.mark.parametrize('flip_test', [False, True], ids=['no_flip', 'flip'])
-@pytest.mark.parametrize('config', CONFIGS)
+@pytest.mark.parametrize('config', CONFIG_FILES, ids=[config_id(c) for c in CONFIG_FILES])
 def test_perfect_outputs_score_ap_1(coco_set, config, flip_test):
     root, ann_file = coco_set
     dataset, model, evaluator = build(config, ann_file, root, flip_test)

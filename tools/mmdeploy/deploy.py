@@ -10,29 +10,17 @@ from functools import partial
 
 import mmengine
 import torch.multiprocessing as mp
-from mmdeploy.apis import (
-    create_calib_input_data,
-    extract_model,
-    get_predefined_partition_cfg,
-    torch2onnx,
-    torch2torchscript,
-    visualize_model,
-)
+from torch.multiprocessing import Process, set_start_method
+
+from mmdeploy.apis import (create_calib_input_data, extract_model,
+                           get_predefined_partition_cfg, torch2onnx,
+                           torch2torchscript, visualize_model)
 from mmdeploy.apis.core import PIPELINE_MANAGER
 from mmdeploy.apis.utils import to_backend
 from mmdeploy.backend.sdk.export_info import export2SDK
-from mmdeploy.utils import (
-    IR,
-    Backend,
-    get_backend,
-    get_calib_filename,
-    get_ir_config,
-    get_partition_config,
-    get_root_logger,
-    load_config,
-    target_wrapper,
-)
-from torch.multiprocessing import Process, set_start_method
+from mmdeploy.utils import (IR, Backend, get_backend, get_calib_filename,
+                            get_ir_config, get_partition_config,
+                            get_root_logger, load_config, target_wrapper)
 
 
 def parse_args():
@@ -218,12 +206,9 @@ def main():
         # TODO: Add this to task_processor in the future
         import tempfile
 
-        from mmdeploy.utils import (
-            get_common_config,
-            get_normalization,
-            get_quantization_config,
-            get_rknn_quantization,
-        )
+        from mmdeploy.utils import (get_common_config, get_normalization,
+                                    get_quantization_config,
+                                    get_rknn_quantization)
         quantization_cfg = get_quantization_config(deploy_cfg)
         common_params = get_common_config(deploy_cfg)
         if get_rknn_quantization(deploy_cfg) is True:
@@ -247,8 +232,9 @@ def main():
     if backend == Backend.VACC:
         # TODO: Add this to task_processor in the future
 
-        from mmdeploy.utils import get_model_inputs
         from onnx2vacc_quant_dataset import get_quant
+
+        from mmdeploy.utils import get_model_inputs
 
         deploy_cfg, model_cfg = load_config(deploy_cfg_path, model_cfg_path)
         model_inputs = get_model_inputs(deploy_cfg)
@@ -284,8 +270,9 @@ def main():
 
     # ncnn quantization
     if backend == Backend.NCNN and quant:
-        from mmdeploy.apis.ncnn import get_quant_model_file, ncnn2int8
         from onnx2ncnn_quant_table import get_table
+
+        from mmdeploy.apis.ncnn import get_quant_model_file, ncnn2int8
         model_param_paths = backend_files[::2]
         model_bin_paths = backend_files[1::2]
         backend_files = []

@@ -6,10 +6,11 @@ import argparse
 import os.path as osp
 from copy import deepcopy
 
+from mmengine import DictAction
+
 from mmdeploy.apis import build_task_processor
 from mmdeploy.utils.config_utils import load_config
 from mmdeploy.utils.timer import TimeCounter
-from mmengine import DictAction
 
 
 def parse_args():
@@ -102,14 +103,13 @@ def main():
 
     # merge options for model cfg
     if args.cfg_options is not None:
-        from kp_plugins.utils.config_check import merge_cfg_options
-        merge_cfg_options(model_cfg, args.cfg_options)
+        model_cfg.merge_from_dict(args.cfg_options)
 
     task_processor = build_task_processor(model_cfg, deploy_cfg, args.device)
 
     # prepare the dataset loader
     test_dataloader = deepcopy(model_cfg['test_dataloader'])
-    if isinstance(test_dataloader, list):
+    if type(test_dataloader) == list:
         dataset = []
         for loader in test_dataloader:
             ds = task_processor.build_dataset(loader['dataset'])

@@ -27,6 +27,7 @@ from mmpose.structures import PoseDataSample
 from kp_plugins.codecs import KPGridLabel
 from kp_plugins.utils.flip import flip_grid_outputs
 
+from approach_cases import kp_heads
 from head_testing import SMALL_BACKBONE, SMALL_CHANNELS
 
 COCO_META = parse_pose_metainfo(dict(from_file='configs/_base_/datasets/coco.py'))
@@ -35,20 +36,35 @@ K = len(FLIP)
 INPUT = (96, 128)  # (W, H)
 W, H = INPUT
 
-HEADS = dict(
-    regression=dict(type='KPRegressionHead', in_channels=SMALL_CHANNELS, num_keypoints=K,
-                    decoder=dict(type='KPRegressionLabel', input_size=INPUT)),
-    bbox=dict(type='KPBBoxHead', in_channels=SMALL_CHANNELS, num_keypoints=K,
-              decoder=dict(type='KPBBoxLabel', input_size=INPUT)),
-    grid_bce=dict(type='KPGridHead', in_channels=SMALL_CHANNELS, num_keypoints=K,
-                  feat_channels=32, kernel_size=1,
-                  presence_loss=dict(type='KPBCELoss', loss_name='loss_presence'),
-                  decoder=dict(type='KPGridLabel', input_size=INPUT, grid_size=(12, 16),
-                               presence_sigma=0, presence_normalization='sigmoid')),
-    grid_softmax=dict(type='KPGridHead', in_channels=SMALL_CHANNELS, num_keypoints=K,
-                      feat_channels=32, fuse_in_channels=SMALL_CHANNELS // 2,
-                      decoder=dict(type='KPGridLabel', input_size=INPUT, grid_size=(12, 16))),
-)
+#: head name -> case name -> head config: the flip test's cases for the head
+#: of every kp_plugins top-down approach (kp_plugins.approaches.APPROACHES;
+#: MMPose's heads flip with MMPose's code). An approach whose head has no
+#: entry fails ``test_every_kp_head_has_flip_cases``.
+HEAD_CASES = {
+    'KPRegressionHead': dict(
+        regression=dict(type='KPRegressionHead', in_channels=SMALL_CHANNELS, num_keypoints=K,
+                        decoder=dict(type='KPRegressionLabel', input_size=INPUT))),
+    'KPBBoxHead': dict(
+        bbox=dict(type='KPBBoxHead', in_channels=SMALL_CHANNELS, num_keypoints=K,
+                  decoder=dict(type='KPBBoxLabel', input_size=INPUT))),
+    'KPGridHead': dict(
+        grid_bce=dict(type='KPGridHead', in_channels=SMALL_CHANNELS, num_keypoints=K,
+                      feat_channels=32, kernel_size=1,
+                      presence_loss=dict(type='KPBCELoss', loss_name='loss_presence'),
+                      decoder=dict(type='KPGridLabel', input_size=INPUT, grid_size=(12, 16),
+                                   presence_sigma=0, presence_normalization='sigmoid')),
+        grid_softmax=dict(type='KPGridHead', in_channels=SMALL_CHANNELS, num_keypoints=K,
+                          feat_channels=32, fuse_in_channels=SMALL_CHANNELS // 2,
+                          decoder=dict(type='KPGridLabel', input_size=INPUT,
+                                       grid_size=(12, 16)))),
+}
+#: case name -> head config, for the kp heads of APPROACHES
+HEADS = {name: cfg for head in kp_heads() for name, cfg in HEAD_CASES.get(head, {}).items()}
+
+
+def test_every_kp_head_has_flip_cases():
+    assert set(HEAD_CASES) == set(kp_heads())
+    assert all(HEAD_CASES.values())
 
 
 def true_mirror(keypoints: np.ndarray, width: int = W) -> np.ndarray:
@@ -58,13 +74,18 @@ def true_mirror(keypoints: np.ndarray, width: int = W) -> np.ndarray:
     return out
 
 
+def is_grid(name: str) -> bool:
+    """Whether case ``name`` is a grid head (a best cell, a predict_conv)."""
+    return HEADS[name]['type'] == 'KPGridHead'
+
+
 def build_model(name: str):
     backbone = dict(SMALL_BACKBONE, out_indices=(2, 3)) if 'fuse_in_channels' in \
         HEADS[name] else SMALL_BACKBONE
     model = MODELS.build(dict(type='TopdownPoseEstimator', backbone=backbone,
                               head=HEADS[name], test_cfg=dict(flip_test=True)))
     model.init_weights()
-    torch.nn.init.normal_(model.head.predict_conv.weight if 'grid' in name else
+    torch.nn.init.normal_(model.head.predict_conv.weight if is_grid(name) else
                           [m for m in model.head.modules()
                            if isinstance(m, torch.nn.Linear)][-1].weight, std=0.05)
     model.eval()
@@ -111,7 +132,7 @@ def test_flip_averaged_prediction_of_a_symmetric_input_is_symmetric(name):
              [0.0, 0.0, W - 1.0, H - 1.0]]
     keypoints, scores = predict(model, symmetric, boxes)
     mirrored, mirrored_scores = true_mirror(keypoints), scores[:, FLIP]
-    if 'grid' in name:
+    if is_grid(name):
         # a best cell is one cell: a self-mirrored keypoint (the nose) of a
         # symmetric map has two mirror-image best cells, and the argmax takes
         # one of them; left/right pairs must mirror each other exactly
