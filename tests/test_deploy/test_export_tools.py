@@ -93,6 +93,7 @@ def test_demo_onnxruntime_draws_what_the_torch_demo_draws(quickstart_ckpt, quick
     assert (drawn_ort != drawn_torch).any(axis=-1).mean() < 1e-3
 
 
+@pytest.mark.slow
 def test_onnx_metrics_equal_tools_test_on_synthetic_data(quickstart_ckpt, quickstart_onnx,
                                                          tmp_path):
     """tools/test.py (flip test off) and tools/test_onnx.py on the same COCO

@@ -11,6 +11,7 @@ from approach_cases import kp_r50_cases
 from helpers import run_tool, shared_coco_options, tool
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('config,approach', kp_r50_cases())
 def test_config_trains_and_tests(config, approach, tmp_path, coco_trainval):
     work = tmp_path / 'work'

@@ -65,6 +65,7 @@ def num(row, key):
     return float(row[key])
 
 
+@pytest.mark.slow
 def test_quick_run_writes_table_csv_and_plots(bench):
     res, work = bench['res'], bench['work']
     assert res.returncode == 0, res.stdout[-5000:]
@@ -173,6 +174,7 @@ def test_entries_share_the_protocol(bench):
     assert seen[0][0] == dict(type='Adam', lr=1e-3)
 
 
+@pytest.mark.slow
 def test_rerun_uses_the_cache_and_resumes(bench):
     """Same command again: nothing is trained or measured. An entry whose
     result file is gone (as after an interruption) resumes from its
@@ -199,6 +201,7 @@ def test_rerun_uses_the_cache_and_resumes(bench):
             assert row[col] == old[key][col], (key, col)
 
 
+@pytest.mark.slow
 def test_speed_only_trains_nothing_and_keeps_the_accuracy(bench):
     """--speed-only on a trained work dir: no training task, speed from the
     cache, the accuracy columns as before."""
@@ -293,6 +296,7 @@ def test_entry_killed_mid_training_resumes_to_the_same_result(bench, tmp_path):
     assert acc['val_per_epoch'] == straight['val_per_epoch']
 
 
+@pytest.mark.slow
 def test_seeds_report_mean_and_std_of_the_per_seed_runs(tmp_path, shared_data):
     """--seeds trains once per seed (own folders), the table shows mean ± std
     of the per-seed accuracy.json values (recomputed here), and the CSV

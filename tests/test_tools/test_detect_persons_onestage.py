@@ -56,6 +56,7 @@ def run_test(setup, name, bbox_file=None):
     return json.loads(out.read_text()), pickle.load(open(dump, 'rb'))
 
 
+@pytest.mark.slow
 def test_onestage_boxes_to_topdown_scores(setup):
     out = setup['tmp'] / 'dets.json'
     res = run_tool([tool('detect_persons.py'), setup['ann'], '--img-root', setup['images'],
@@ -92,6 +93,7 @@ def test_onestage_boxes_to_topdown_scores(setup):
     np.testing.assert_allclose(boxes, want, atol=1e-2)
 
 
+@pytest.mark.slow
 def test_gt_boxes_file_equals_gt_evaluation(setup):
     """Perfect boxes: a bbox file of the ground-truth boxes with score 1
     gives the same keypoints and the same metrics as evaluating on the

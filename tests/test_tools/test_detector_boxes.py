@@ -102,6 +102,7 @@ def run_test_tool(config, ckpt, opts, work):
 
 
 @pytest.mark.parametrize('name', CONFIGS)
+@pytest.mark.slow
 def test_evaluate_on_detector_boxes(name, tmp_path, coco_trainval, val4):
     cfg = small_config(name, tmp_path)
     ckpt = str(tmp_path / 'random.pth')
