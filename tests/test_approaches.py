@@ -127,7 +127,8 @@ def test_pytest_collects_a_registered_approach(tmp_path):
     """A plugin that registers the dummy on import (as a package outside
     kp_plugins would) adds its cases to the collected config and train
     tests."""
-    res = pytest_with_plugin(tmp_path, 'dummy', '--collect-only', *PARAMETRIZED_TESTS)
+    res = pytest_with_plugin(tmp_path, 'dummy', '--collect-only', '-m', 'slow or not slow',
+                             *PARAMETRIZED_TESTS)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     collected = set(res.stdout.split())
     for test, case in [
