@@ -14,7 +14,7 @@
 #   input     256x256, whole image resized by its long side and padded
 #   training  no mosaic and no affine jitter (colour jitter and flips only):
 #             with a few epochs, mosaic's quarter-size persons cost more than
-#             they teach (README, "YOLO-style on EfficientNet-Lite0");
+#             they teach (docs/one_stage.md);
 #             AdamW lr 1e-3 (batch 16), one epoch of quadratic warm-up,
 #             cosine; EMA of the weights. Sized for about an hour of 2-core
 #             CPU training on the benchmark's ~2,900 images.

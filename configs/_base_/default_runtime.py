@@ -16,7 +16,7 @@ default_hooks = dict(
 )
 # KPNonFiniteLossHook: an iteration whose loss is NaN or inf skips its
 # optimizer step (logged with the batch's image ids); 5 in a row stop the run
-# with the last checkpoint to resume from (README, "What happens with bad data").
+# with the last checkpoint to resume from (docs/bad_data.md).
 # KPRandomStateHook: checkpoints carry the random state, so --resume continues
 # the interrupted run's random streams (bit-exact without persistent workers).
 # KPResumeValidationHook: --resume first validates the resumed epoch if the

@@ -46,7 +46,7 @@ class DataNotFoundError(FileNotFoundError):
 
 _QUICKSTART_HINT = (
     'No COCO at hand? `python tools/train.py configs/quickstart.py` trains on '
-    'a generated synthetic dataset (see README, "Quick start").')
+    'a generated synthetic dataset (see README, "Install and first run").')
 
 
 def _join(root: Optional[str], path: Optional[str]) -> Optional[str]:

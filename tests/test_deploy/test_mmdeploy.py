@@ -17,7 +17,7 @@ from mmengine.config import Config
 
 pytest.importorskip(
     'mmdeploy', reason='mmdeploy is not installed (pip install --no-deps '
-    'mmdeploy==1.3.1; README, "mmdeploy")')
+    'mmdeploy==1.3.1; docs/mmdeploy.md)')
 pytest.importorskip('onnxruntime', reason='onnxruntime is not installed '
                     '(the deploy extra)')
 
@@ -220,5 +220,5 @@ def test_kp_plugins_never_imports_mmdeploy():
     lines = result.stdout.strip().splitlines()
     assert lines[-2] == ('kp_plugins.deploy.mmdeploy_support needs mmdeploy '
                          '1.3.1: `pip install --no-deps mmdeploy==1.3.1 aenum`'
-                         ' (README, "mmdeploy")')
+                         ' (docs/mmdeploy.md)')
     assert lines[-1] == 'KPEnd2EndModel'

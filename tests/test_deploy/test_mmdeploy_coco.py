@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip(
     'mmdeploy', reason='mmdeploy is not installed (pip install --no-deps '
-    'mmdeploy==1.3.1; README, "mmdeploy")')
+    'mmdeploy==1.3.1; docs/mmdeploy.md)')
 pytest.importorskip('onnxruntime', reason='onnxruntime is not installed '
                     '(the deploy extra)')
 

@@ -22,7 +22,7 @@ try:
 except ImportError as error:  # pragma: no cover - depends on the install
     raise ImportError(
         'kp_plugins.deploy.mmdeploy_support needs mmdeploy 1.3.1: '
-        '`pip install --no-deps mmdeploy==1.3.1 aenum` (README, "mmdeploy")'
+        '`pip install --no-deps mmdeploy==1.3.1 aenum` (docs/mmdeploy.md)'
     ) from error
 
 from .deploy_config import KP_MODEL_TYPE  # noqa: E402

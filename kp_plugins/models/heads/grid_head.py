@@ -44,7 +44,7 @@ class KPGridHead(KPBaseHead):
     labelled keypoint) or per cell with ``KPBCELoss`` (an unlabelled or
     out-of-input keypoint then teaches "no cell"); the codec's
     ``presence_normalization`` must name the same choice. The defaults are
-    the recommended recipe (README, "Benchmark"); ``fuse_in_channels``
+    the recommended recipe (docs/benchmark.md); ``fuse_in_channels``
     depends on the backbone and has no default.
 
     Symbols: ``B`` batch, ``C`` in_channels, ``K`` keypoints, feature map
