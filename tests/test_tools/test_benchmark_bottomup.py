@@ -123,6 +123,7 @@ def test_the_switched_dataloader_builds_and_yields_stage2_samples(data_root):
     assert max(len(s.gt_instances.bboxes) for s in batch['data_samples']) <= 2
 
 
+@pytest.mark.slow
 def test_quick_run_trains_scores_and_times_whole_images(data_root, tmp_path):
     work = tmp_path / 'work'
     args = [tool('benchmark.py'), '--quick', '--entries', ENTRY, 'RegressionHead', '--no-r50',

@@ -11,7 +11,7 @@ import subprocess
 import pytest
 
 from conftest import REPO_ROOT
-from helpers import run_tool, shared_coco_options, tool
+from helpers import dist_train_env, run_tool, shared_coco_options, tool
 
 SMALL_HEATMAP = '''
 _base_ = ['{base}']
@@ -60,11 +60,13 @@ def trained(tmp_path_factory, coco_trainval):
     return dict(work=work, tmp=tmp, first=first, second=second, opts=opts, cfg=cfg2)
 
 
+@pytest.mark.slow
 def test_train_writes_checkpoint(trained):
     assert osp.isfile(trained['work'] / 'epoch_1.pth'), trained['first'].stdout[-3000:]
     assert 'Epoch(train) [1][2/2]' in trained['first'].stdout
 
 
+@pytest.mark.slow
 def test_resume_auto_continues(trained):
     out = trained['second'].stdout
     assert trained['second'].returncode == 0, out[-4000:]
@@ -75,6 +77,7 @@ def test_resume_auto_continues(trained):
     assert osp.isfile(trained['work'] / 'epoch_2.pth')
 
 
+@pytest.mark.slow
 def test_resume_from_path(trained, tmp_path):
     out_dir = tmp_path / 'from_path'
     res = run_tool([tool('train.py'), trained['cfg'], '--work-dir', str(out_dir),
@@ -85,6 +88,7 @@ def test_resume_from_path(trained, tmp_path):
     assert 'Epoch(train) [1]' not in res.stdout
 
 
+@pytest.mark.slow
 def test_test_tool_prints_coco_ap(trained, tmp_path):
     metrics = tmp_path / 'metrics.json'
     dump = tmp_path / 'preds.pkl'
@@ -115,10 +119,11 @@ def test_missing_coco_stops_with_clear_message(tmp_path, config):
     assert not osp.exists(tmp_path / 'w' / 'epoch_1.pth')
 
 
+@pytest.mark.slow
 def test_dist_train_two_ranks_on_cpu(tmp_path, coco_trainval):
     cfg = write_small_config(tmp_path, epochs=1)
     work = tmp_path / 'dist'
-    env = dict(os.environ, OMP_NUM_THREADS='1', PORT='29517')
+    env = dict(os.environ, **dist_train_env(OMP_NUM_THREADS='1', PORT='29517'))
     res = subprocess.run(
         ['bash', tool('dist_train.sh'), cfg, '2', '--work-dir', str(work), '--no-validate',
          '--cfg-options', *shared_coco_options(coco_trainval)],

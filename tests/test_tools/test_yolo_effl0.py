@@ -8,6 +8,7 @@ import glob
 import os.path as osp
 
 import numpy as np
+import pytest
 import torch
 
 from conftest import REPO_ROOT
@@ -107,6 +108,7 @@ def train_and_test(cfg: str, tmp_path, opts, env=None) -> str:
     return res.stdout
 
 
+@pytest.mark.slow
 def test_trains_and_tests_on_the_real_coco_subset(tmp_path, coco_trainval):
     opts = shared_coco_options(coco_trainval) + [
         'train_dataloader.dataset.indices=8', 'val_dataloader.dataset.indices=4',
@@ -114,6 +116,7 @@ def test_trains_and_tests_on_the_real_coco_subset(tmp_path, coco_trainval):
     train_and_test(CONFIG, tmp_path, opts)
 
 
+@pytest.mark.slow
 def test_trains_and_tests_on_synthetic_people(tmp_path):
     cfg = tmp_path / 'yolo_effl0_synthetic.py'
     cfg.write_text(SYNTHETIC.format(base=CONFIG))

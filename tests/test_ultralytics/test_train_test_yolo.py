@@ -266,6 +266,7 @@ def synthetic_split_counts(cache, split: str, num_images: int) -> tuple:
     return str(ann), len(coco['images']), len(persons)
 
 
+@pytest.mark.slow
 def test_synthetic_option_trains_and_scores_the_quickstart_splits(tmp_path):
     """train_yolo.py --synthetic trains yolo11n-pose (from scratch, offline)
     on the quick start's synthetic train split, and test_yolo.py --synthetic
