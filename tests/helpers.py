@@ -46,6 +46,14 @@ def tool(name: str) -> str:
     return osp.join(REPO_ROOT, 'tools', name)
 
 
+def dist_train_env(**env: str) -> dict:
+    """``env`` for ``tools/dist_train.sh``: it takes the repo's .venv; a
+    checkout without one (a git worktree) runs it with this interpreter."""
+    if not osp.exists(osp.join(REPO_ROOT, '.venv')):
+        env['PYTHON'] = sys.executable
+    return env
+
+
 def wait_for_first_checkpoint(proc: subprocess.Popen, run_dir, timeout: float = 600) -> None:
     """Return once an Ultralytics run folder holds epoch 1's ``results.csv``
     row and a completely written ``weights/last.pt`` saved after it; fail

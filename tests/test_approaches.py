@@ -118,9 +118,11 @@ def pytest_with_plugin(tmp_path, approach: str, *args: str) -> subprocess.Comple
         f'register_approach({approach})\n')
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         [str(tmp_path), REPO_ROOT, os.environ.get('PYTHONPATH', '')]))
+    # every test, the slow ones too (the default run leaves them out)
     return subprocess.run(
         [sys.executable, '-m', 'pytest', '-q', '-p', 'no:cacheprovider', '-p', 'dummy_plugin',
-         *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
+         '-m', 'slow or not slow', *args],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
 
 
 def test_pytest_collects_a_registered_approach(tmp_path):

@@ -6,7 +6,11 @@ import os
 import os.path as osp
 import re
 
+import pytest
+
 from helpers import run_tool, tool
+
+pytestmark = pytest.mark.slow  # a training run (tools/train.py)
 
 QUICKSTART = 'configs/quickstart.py'
 

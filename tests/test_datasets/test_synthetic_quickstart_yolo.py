@@ -13,6 +13,8 @@ import os
 import os.path as osp
 import re
 
+import pytest
+
 from helpers import run_tool, tool
 
 QUICKSTART_YOLO = 'configs/quickstart_yolo.py'
@@ -40,6 +42,7 @@ def metric_line(out: str, what: str) -> str:
     return lines[0]
 
 
+@pytest.mark.slow
 def test_quickstart_yolo_trains_then_test_scores_the_same_ap(tmp_path):
     cache, work = tmp_path / 'cache', tmp_path / 'work'
     env = {'KP_PLUGINS_CACHE': str(cache), 'HOME': str(tmp_path)}

@@ -10,6 +10,8 @@ from mmengine.config import Config
 from approach_cases import kp_r50_cases
 from helpers import run_tool, shared_coco_options, tool
 
+pytestmark = pytest.mark.slow  # a training run (tools/train.py) per config
+
 
 @pytest.mark.slow
 @pytest.mark.parametrize('config,approach', kp_r50_cases())

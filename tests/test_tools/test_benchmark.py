@@ -14,6 +14,9 @@ import pytest
 from conftest import REPO_ROOT
 from helpers import run_tool, tool
 
+#: every test here reads a tools/benchmark.py run (a few minutes of training)
+pytestmark = pytest.mark.slow
+
 ENTRIES = ['KPGridHead', 'RegressionHead']
 QUICK_ARGS = ['--quick', '--entries', *ENTRIES, '--batch-sizes', '1', '2', '--repeats', '2',
               '--warmup', '1', '--threads', '2']
@@ -254,7 +257,6 @@ def kill_when(cmd, done, timeout=600) -> None:
         proc.wait()
 
 
-@pytest.mark.slow
 def test_entry_killed_mid_training_resumes_to_the_same_result(bench, tmp_path):
     """SIGKILL the benchmark while RegressionHead trains, right after its
     epoch-1 checkpoint; the same command resumes that training (not a new

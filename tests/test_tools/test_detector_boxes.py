@@ -101,6 +101,7 @@ def run_test_tool(config, ckpt, opts, work):
     return res, preds, json.loads(metrics.read_text())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('name', CONFIGS)
 @pytest.mark.slow
 def test_evaluate_on_detector_boxes(name, tmp_path, coco_trainval, val4):
@@ -138,6 +139,7 @@ def test_evaluate_on_detector_boxes(name, tmp_path, coco_trainval, val4):
     assert max(r['score'] for r in results) <= max(d['score'] for d in dets) + 1e-6
 
 
+@pytest.mark.slow
 def test_ground_truth_boxes_without_bbox_file(tmp_path, coco_trainval, val4):
     """Same images, no bbox_file: one person per ground-truth annotation
     (non-crowd, with keypoints), on its ground-truth box."""
@@ -168,6 +170,7 @@ def test_ground_truth_boxes_without_bbox_file(tmp_path, coco_trainval, val4):
     assert_same_rows(got, want)
 
 
+@pytest.mark.slow
 def test_poses_on_images_without_ground_truth(tmp_path, coco_trainval):
     """A bbox file over plain images (ids 1..N, as detect_persons.py writes
     for a folder) + its image-info file: tools/test.py with format_only

@@ -13,7 +13,7 @@ import pytest
 from kp_plugins.benchmark.training import read_scalars
 
 from conftest import REPO_ROOT
-from helpers import run_tool, shared_coco_options, tool
+from helpers import dist_train_env, run_tool, shared_coco_options, tool
 
 EPOCHS = 3
 GLOBAL_BATCH = 16
@@ -58,13 +58,9 @@ def test_two_gloo_processes_match_one_process(tmp_path, coco_trainval):
                     *opts, f'train_dataloader.batch_size={GLOBAL_BATCH}'], timeout=900,
                    env=dict(OMP_NUM_THREADS='2'))
     assert res.returncode == 0, res.stdout[-4000:]
-    # tools/dist_train.sh takes the repo's .venv; a checkout without one (a
-    # git worktree) runs it with this interpreter
     res = train(['bash', tool('dist_train.sh'), str(config), '2', '--work-dir', str(dist),
                  '--cfg-options', *opts, f'train_dataloader.batch_size={GLOBAL_BATCH // 2}'],
-                env=dict(OMP_NUM_THREADS='1', PORT='29531',
-                         **({} if osp.exists(osp.join(REPO_ROOT, '.venv')) else
-                            dict(PYTHON=os.sys.executable))))
+                env=dist_train_env(OMP_NUM_THREADS='1', PORT='29531'))
     assert res.returncode == 0, res.stdout[-5000:]
     assert 'Distributed training: True' in res.stdout
     assert 'GPU number: 2' in res.stdout  # MMEngine's name for the world size

