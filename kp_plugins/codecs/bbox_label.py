@@ -138,29 +138,6 @@ class KPBBoxLabel(KPFrameLabel):
                              '(input_bboxes)')
         return self.box_frame(input_bboxes.to(coords.dtype))
 
-    def decode_tensors(self, coords: Tensor,
-                       visibility_logits: Optional[Tensor] = None,
-                       input_bboxes: Optional[Tensor] = None
-                       ) -> Tuple[Tensor, Tensor]:
-        """Box-frame coordinates -> model-input pixels, in torch (batched,
-        traceable; see the class docstring).
-
-        Args:
-            coords: (B, K, 2) box-frame coordinates (``KPBBoxHead``'s first
-                output).
-            visibility_logits: (B, K) (its second output); ``None`` scores
-                every keypoint 1.
-            input_bboxes: (B, 4) xyxy person boxes in model-input pixels
-                (required; the boxes the head was given).
-
-        Returns:
-            keypoints (B, K, 2) in model-input pixels and scores (B, K).
-
-        Raises:
-            ValueError: without ``input_bboxes``.
-        """
-        return super().decode_tensors(coords, visibility_logits, input_bboxes)
-
     def encode(self,
                keypoints: np.ndarray,
                keypoints_visible: Optional[np.ndarray] = None,

@@ -72,25 +72,6 @@ class KPRegressionLabel(KPFrameLabel):
         return coords.new_tensor(self.center)[None], coords.new_tensor(
             [self.unit])
 
-    def decode_tensors(self, coords: Tensor,
-                       visibility_logits: Optional[Tensor] = None,
-                       input_bboxes: Optional[Tensor] = None
-                       ) -> Tuple[Tensor, Tensor]:
-        """Frame coordinates -> model-input pixels, in torch (batched,
-        traceable; see the class docstring).
-
-        Args:
-            coords: (B, K, 2) frame coordinates (``KPRegressionHead``'s
-                first output).
-            visibility_logits: (B, K) (its second output); ``None`` scores
-                every keypoint 1.
-            input_bboxes: ignored (the frame is the input's).
-
-        Returns:
-            keypoints (B, K, 2) in model-input pixels and scores (B, K).
-        """
-        return super().decode_tensors(coords, visibility_logits)
-
     def encode(self,
                keypoints: np.ndarray,
                keypoints_visible: Optional[np.ndarray] = None,

@@ -39,6 +39,8 @@ import os
 import os.path as osp
 from typing import Dict, List, Optional, Sequence, Union
 
+import numpy as np
+
 #: The mmdeploy SDK release the files are written for (PyPI
 #: ``mmdeploy-runtime``; its onnxruntime is 1.15.1).
 SDK_VERSION = '1.3.1'
@@ -291,7 +293,6 @@ class SDKPoseModel:
         self.input_size = tuple(crop['TopDownGetBboxCenterScale']['image_size'])
         self.bbox_padding = float(crop['TopDownGetBboxCenterScale'].get('padding', 1.25))
         self.detector = PoseDetector(sdk_dir, device, 0)
-        import numpy as np
         probe = self.detector(np.zeros((32, 32, 3), np.uint8), [[0.0, 0.0, 31.0, 31.0]])
         self.num_keypoints = int(probe.shape[1])  # K, whatever wrote the directory
 
@@ -299,20 +300,17 @@ class SDKPoseModel:
         """Keypoints (N, K, 2) in image pixels and scores (N, K) of the
         persons in ``bboxes`` ((N, 4) ``xyxy``, extra columns ignored) on an
         (h, w, 3) uint8 BGR image."""
-        import numpy as np
-        bboxes = np.asarray(bboxes, dtype=np.float32).reshape(-1, np.shape(bboxes)[-1]
-                                                              if np.size(bboxes) else 4)
-        if not len(bboxes):
-            return np.zeros((0, 0, 2), np.float32), np.zeros((0, 0), np.float32)
-        out = self.detector(image, bboxes[:, :4].tolist())
+        bboxes = np.asarray(bboxes, dtype=np.float32)
+        if not bboxes.size:
+            k = self.num_keypoints
+            return np.zeros((0, k, 2), np.float32), np.zeros((0, k), np.float32)
+        out = self.detector(image, bboxes.reshape(len(bboxes), -1)[:, :4].tolist())
         return out[..., :2], out[..., 2]
 
     def predict_with_crops(self, image, bboxes):
         """:meth:`predict`, plus each person's crop size (N, 2) in image
         pixels as MMPose's pipeline computes it (what ``CocoMetric`` takes
         the person's area from, so scores rank as in ``tools/test.py``)."""
-        import numpy as np
-
         from kp_plugins.utils.crop import bbox_xyxy_to_center_scale, fix_aspect_ratio
         keypoints, scores = self.predict(image, bboxes)
         boxes = np.asarray(bboxes, dtype=np.float32).reshape(len(keypoints), -1)[:, :4]
