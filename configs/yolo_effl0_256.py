@@ -71,6 +71,9 @@ model = dict(
         arch='lite0',
         out_indices=(3, 5, 7),
         frozen_stages=2,
+        # TensorFlow's 0.99 decay, as in this config's recorded runs (the
+        # backbone's default is now PyTorch's 0.1)
+        norm_cfg=dict(type='BN', eps=1e-3, momentum=0.01),
         pretrained=True),
     neck=dict(
         type='YOLOXPAFPN',

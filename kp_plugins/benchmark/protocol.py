@@ -18,6 +18,13 @@ from typing import List, Optional
 from mmengine.config import Config
 
 
+#: Raised when a change outside the configs (a model class's default) alters
+#: what an entry trains, so results cached before it are not reused (the
+#: config digest cannot see such a change). 2: EfficientNet-Lite's BN
+#: momentum 0.01 -> 0.1 (2026-12-06).
+MODEL_REVISION = 2
+
+
 @dataclass
 class Protocol:
     """Settings shared by every entry of one benchmark run.
@@ -83,6 +90,7 @@ class Protocol:
         d = self.to_dict()
         for key in ('workers', 'log_interval', 'extra'):
             d.pop(key)
+        d['model_revision'] = MODEL_REVISION
         return json.dumps(d, sort_keys=True)
 
 
