@@ -17,7 +17,8 @@ Per sample (microseconds, median over ``--repeat`` batches of ``--batch``):
 - ``targets``: the head's label gathering in ``loss`` (``torch.cat`` over the
   batch, and for a packed codec its ``unpack``), main process;
 - ``head loss``: the whole ``head.loss`` (forward, targets, losses,
-  ``acc_pose``) on random features of the batch, main process.
+  ``acc_pose``) on random features of the batch, main process;
+- ``data (no head)``: the sum of the stages before it.
 
 The heads are built from the two configs (no backbone). Absolute numbers
 depend on the machine and its load; compare the ratios of one run.
@@ -72,8 +73,11 @@ def synthetic_results(rng: np.random.RandomState, input_size) -> dict:
         flip_direction=None, flip_indices=COCO_FLIP_INDICES)
 
 
-def label_names(codec) -> list:
-    return list(codec.label_mapping_table)
+#: What ``loss`` reads from a codec that does not pack its targets.
+READ_BY_LOSS = dict(
+    KPGridHead=('keypoint_weights', 'keypoint_labels', 'presence_target', 'offset_cells',
+                'offset_targets', 'offset_weights', 'areas'),
+    SimCCHead=('keypoint_x_labels', 'keypoint_y_labels', 'keypoint_weights'))
 
 
 def gather_targets(head, samples) -> dict:
@@ -83,9 +87,8 @@ def gather_targets(head, samples) -> dict:
     if hasattr(decoder, 'unpack'):  # packed grid targets
         return decoder.unpack(head.gather_labels(samples, 'grid_targets'),
                               head.gather_labels(samples, 'areas'))
-    names = label_names(decoder)
     return {name: torch.cat([d.gt_instance_labels.get(name) for d in samples])
-            for name in names}
+            for name in READ_BY_LOSS[type(head).__name__]}
 
 
 def time_batch(approach: str, head, generate, pack, batch: int,
@@ -146,27 +149,30 @@ def main() -> None:
     CLOCK = time.process_time if args.clock == 'cpu' else time.perf_counter
     torch.manual_seed(0)
     init_default_scope('mmpose')
+    built = {approach: build(approach) for approach in CONFIGS}
+    rngs = {approach: np.random.RandomState(0) for approach in CONFIGS}
+    runs = {approach: [] for approach in CONFIGS}
+    for i in range(args.repeat + 1):  # the first one warms up
+        for approach in CONFIGS:  # interleaved: a change of load hits both
+            seconds = time_batch(approach, *built[approach], args.batch, rngs[approach])
+            if i:
+                runs[approach].append(seconds)
     table = {}
-    for approach in CONFIGS:
-        head, generate, pack = build(approach)
-        rng = np.random.RandomState(0)
-        time_batch(approach, head, generate, pack, args.batch, rng)  # warm-up
-        runs = [time_batch(approach, head, generate, pack, args.batch, rng)
-                for _ in range(args.repeat)]
-        table[approach] = {s: statistics.median(r[s] for r in runs) / args.batch * 1e6
-                           for s in STAGES}
-        encoded = generate(synthetic_results(rng, generate.encoder.input_size))
-        names = label_names(generate.encoder)
+    for approach, (_, generate, _) in built.items():
+        table[approach] = {s: statistics.median(r[s] for r in runs[approach])
+                           / args.batch * 1e6 for s in STAGES}
+        encoded = generate(synthetic_results(rngs[approach], generate.encoder.input_size))
+        names = [n for n in generate.encoder.label_mapping_table if n in encoded]
         print(f'{approach}: {len(names)} label arrays per sample '
-              f'({sum(np.asarray(encoded[n]).nbytes for n in names if n in encoded)} '
-              f'bytes): ' + ', '.join(
-                  f'{n} {tuple(np.shape(encoded[n]))}' for n in names if n in encoded))
+              f'({sum(np.asarray(encoded[n]).nbytes for n in names)} bytes): '
+              + ', '.join(f'{n} {tuple(np.shape(encoded[n]))}' for n in names))
     print(f'\nper sample, microseconds of {args.clock} time (median of {args.repeat} '
           f'batches of {args.batch})')
     print(f'{"stage":<16}{"grid":>10}{"simcc":>10}{"grid/simcc":>12}')
-    for stage in STAGES + ('total',):
-        grid = sum(table['grid'].values()) if stage == 'total' else table['grid'][stage]
-        simcc = sum(table['simcc'].values()) if stage == 'total' else table['simcc'][stage]
+    sums = {'data (no head)': STAGES[:-1], 'total': STAGES}
+    for stage in STAGES + tuple(sums):
+        grid, simcc = (sum(table[a][s] for s in sums.get(stage, (stage, )))
+                       for a in ('grid', 'simcc'))
         print(f'{stage:<16}{grid:>10.1f}{simcc:>10.1f}{grid / simcc:>12.2f}')
 
 
