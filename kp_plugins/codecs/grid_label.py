@@ -1,4 +1,4 @@
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple, Union
 
 import numpy as np
 import torch
@@ -60,25 +60,49 @@ class KPGridLabel(BaseKeypointCodec):
         - grid size: [Gw, Gh], G = Gw * Gh cells, flat index gy * Gw + gx
         - offset neighbourhood: M = (2 * offset_radius + 1)^2 cells
 
-    Encoded:
-        - keypoint_labels (np.ndarray): (N, K, 2) keypoints in model-input
-          pixels (for the OKS loss on decoded coordinates and accuracy).
-        - presence_target (np.ndarray): (N, K, G) float32, see above.
-        - keypoint_cells (np.ndarray): (N, K) int64 flat index of the true
-          cell (0 where the weight is 0).
-        - keypoint_offsets (np.ndarray): (N, K, 2) offset in the true cell,
-          grid units.
-        - offset_cells (np.ndarray): (N, K, M) int64 flat index of the true
-          cell and its neighbours (row-major over dy, dx in ``[-r, r]``; a
-          neighbour outside the grid repeats the true cell).
-        - offset_targets (np.ndarray): (N, K, M, 2) the offset measured from
-          each of those cells.
-        - offset_weights (np.ndarray): (N, K, M) the keypoint weight, 0 for
-          neighbours outside the grid.
-        - keypoint_weights (np.ndarray): (N, K) 1 for labelled keypoints
-          inside the input (``0 <= x <= W - 1``, ``0 <= y <= H - 1``), else 0.
+    Encoded (what ``PackPoseInputs`` moves; the data loader passes every
+    array of every sample from its workers at a cost per array that
+    outweighs the bytes, docs/benchmark/grid_pack, so the per-keypoint
+    targets travel as one array):
+        - grid_targets (np.ndarray): (N, K, D) float32, ``D = 3 + 4 M``, the
+          per-keypoint targets packed along the last axis
+          (:meth:`target_layout`)::
+
+              [0:2]             keypoint_labels  x, y
+              [2]               keypoint_weights
+              [3:3+2M]          offset_targets   x0, y0, x1, y1, ... (M, 2)
+              [3+2M:3+3M]       offset_weights   (M,)
+              [3+3M:3+4M]       offset_cells     (M,) flat indices as
+                                                 float32 (exact: G < 2^24)
+
         - areas (np.ndarray): (N,) instance area in input pixels^2 (present
-          when ``area`` or ``bbox`` is given).
+          when ``area`` or ``bbox`` is given; kept apart, it is per instance
+          and the batch checks read it).
+
+    The presence target is not encoded: :meth:`unpack` builds it from the
+    packed keypoint and cell in torch, where the loss needs it (the same
+    values as a numpy encode, up to float32 rounding); so the ``codec`` of
+    ``GenerateTarget`` and ``head.decoder`` must be the same (the configs
+    pass one ``codec`` dict to both). ``GenerateTarget``'s
+    ``use_dataset_keypoint_weights`` does not reach the packed weights.
+
+    Unpacked (:meth:`unpack`, what ``KPGridHead.loss`` reads):
+        - keypoint_labels: (N, K, 2) keypoints in model-input pixels (for the
+          OKS loss on decoded coordinates and accuracy).
+        - presence_target: (N, K, G) float32, see above.
+        - keypoint_cells: (N, K) int64 flat index of the true cell (0 where
+          the weight is 0).
+        - keypoint_offsets: (N, K, 2) offset in the true cell, grid units.
+        - offset_cells: (N, K, M) int64 flat index of the true cell and its
+          neighbours (row-major over dy, dx in ``[-r, r]``; a neighbour
+          outside the grid repeats the true cell).
+        - offset_targets: (N, K, M, 2) the offset measured from each of
+          those cells.
+        - offset_weights: (N, K, M) the keypoint weight, 0 for neighbours
+          outside the grid.
+        - keypoint_weights: (N, K) 1 for labelled keypoints inside the input
+          (``0 <= x <= W - 1``, ``0 <= y <= H - 1``), else 0.
+        - areas: (N,) passed through when given.
 
     Args:
         input_size: model input size ``(W, H)``.
@@ -95,17 +119,7 @@ class KPGridLabel(BaseKeypointCodec):
     """
 
     auxiliary_encode_keys = {'area', 'bbox', 'input_scale'}
-    label_mapping_table = dict(
-        keypoint_labels='keypoint_labels',
-        presence_target='presence_target',
-        keypoint_cells='keypoint_cells',
-        keypoint_offsets='keypoint_offsets',
-        offset_cells='offset_cells',
-        offset_targets='offset_targets',
-        offset_weights='offset_weights',
-        keypoint_weights='keypoint_weights',
-        areas='areas',
-    )
+    label_mapping_table = dict(grid_targets='grid_targets', areas='areas')
 
     def __init__(self,
                  input_size: Tuple[int, int],
@@ -125,6 +139,11 @@ class KPGridLabel(BaseKeypointCodec):
                 f'height {h} must be multiples of the grid width {gw} and '
                 f'height {gh} (e.g. grid_size=({w // 8}, {h // 8}) for '
                 '8-pixel cells when both divide)')
+        if gw * gh >= 2 ** 24:
+            raise ValueError(
+                f'KPGridLabel: grid_size {self.grid_size} has {gw * gh} cells;'
+                ' the packed targets hold cell indices as float32, exact '
+                'below 2^24 = 16777216 cells')
         if not presence_sigma >= 0:
             raise ValueError('KPGridLabel: presence_sigma must be >= 0 '
                              f'(cells), got {presence_sigma}')
@@ -185,44 +204,128 @@ class KPGridLabel(BaseKeypointCodec):
         cell_xy = np.clip(np.floor(grid_xy), 0, np.array([gw, gh]) - 1)
         offsets = np.where(valid[..., None], grid_xy - cell_xy, 0.0)
         cell_xy = cell_xy.astype(np.int64)
-        weights = valid.astype(np.float32)
-
-        # presence over the cells, (N, K, G)
-        ys, xs = np.meshgrid(np.arange(gh), np.arange(gw), indexing='ij')
-        centres = np.stack([xs.ravel(), ys.ravel()], axis=-1) + 0.5  # (G, 2)
-        flat_cell = cell_xy[..., 1] * gw + cell_xy[..., 0]
-        if self.presence_sigma == 0:
-            presence = (np.arange(gw * gh) == flat_cell[..., None]).astype(
-                np.float64)
-        else:
-            d2 = ((centres - grid_xy[:, :, None]) ** 2).sum(-1)
-            d2_true = ((cell_xy + 0.5 - grid_xy) ** 2).sum(-1)
-            presence = np.exp(-(d2 - d2_true[..., None]) /
-                              (2 * self.presence_sigma ** 2))
-        presence *= valid[..., None]
 
         # offsets of the true cell and its neighbours, (N, K, M, ...)
         shifts = self.neighbour_shifts()  # (M, 2)
         near_xy = cell_xy[:, :, None] + shifts
         inside = ((near_xy >= 0) & (near_xy < np.array([gw, gh]))).all(-1)
         near_xy = np.where(inside[..., None], near_xy, cell_xy[:, :, None])
-        offset_targets = offsets[:, :, None] - shifts
-        offset_weights = weights[..., None] * inside
-
-        encoded = dict(
-            keypoint_labels=keypoints.astype(np.float32),
-            presence_target=presence.astype(np.float32),
-            keypoint_cells=np.where(valid, flat_cell, 0).astype(np.int64),
-            keypoint_offsets=offsets.astype(np.float32),
-            offset_cells=(near_xy[..., 1] * gw + near_xy[..., 0]).astype(
-                np.int64).reshape(num, k, -1),
-            offset_targets=offset_targets.astype(np.float32),
-            offset_weights=offset_weights.astype(np.float32),
-            keypoint_weights=weights)
+        parts = dict(
+            keypoint_labels=keypoints,
+            keypoint_weights=valid[..., None],
+            offset_targets=(offsets[:, :, None] - shifts).reshape(num, k, -1),
+            offset_weights=valid[..., None] & inside,
+            offset_cells=near_xy[..., 1] * gw + near_xy[..., 0])
+        encoded = dict(grid_targets=np.concatenate(
+            [parts[name] for name in self.target_layout()],
+            axis=-1).astype(np.float32))
         areas = areas_in_input(num, area, bbox, input_scale, self.input_size)
         if areas is not None:
             encoded['areas'] = areas.astype(np.float32)
         return encoded
+
+    # ------------------------------------------------------------ packing
+    @property
+    def num_neighbours(self) -> int:
+        """``M``, the cells of the offset neighbourhood."""
+        return (2 * self.offset_radius + 1) ** 2
+
+    def target_layout(self) -> Dict[str, slice]:
+        """Where each target lies along the last axis of ``grid_targets``
+        (in this order; see the class docstring)."""
+        m = self.num_neighbours
+        widths = dict(keypoint_labels=2, keypoint_weights=1,
+                      offset_targets=2 * m, offset_weights=m, offset_cells=m)
+        layout, start = {}, 0
+        for name, width in widths.items():
+            layout[name] = slice(start, start + width)
+            start += width
+        return layout
+
+    def unpack(self, grid_targets: Union[np.ndarray, Tensor],
+               areas: Union[np.ndarray, Tensor, None] = None
+               ) -> Dict[str, Union[np.ndarray, Tensor]]:
+        """The packed targets back as the named targets (the class
+        docstring's "Unpacked"), the presence target built here.
+
+        Args:
+            grid_targets: (N, K, D) the encoded ``grid_targets`` (a batch of
+                them concatenated along N), numpy or torch.
+            areas: (N,) the encoded ``areas``, returned as given.
+
+        Returns:
+            dict of the targets, numpy arrays for a numpy input, else
+            tensors on its device (views into ``grid_targets`` where they
+            can be).
+        """
+        as_numpy = not isinstance(grid_targets, Tensor)
+        packed = torch.as_tensor(grid_targets)
+        layout = self.target_layout()
+        depth = next(reversed(layout.values())).stop
+        if packed.dim() < 1 or packed.shape[-1] != depth:
+            raise ValueError(
+                f'KPGridLabel.unpack: grid_targets of shape '
+                f'{tuple(packed.shape)}; this codec (offset_radius='
+                f'{self.offset_radius}, M={self.num_neighbours}) packs '
+                f'{depth} values per keypoint: GenerateTarget\'s codec and '
+                'head.decoder must be the same KPGridLabel')
+        m = self.num_neighbours
+        targets = {name: packed[..., where]
+                   for name, where in layout.items()}
+        targets['keypoint_weights'] = targets['keypoint_weights'][..., 0]
+        targets['offset_targets'] = targets['offset_targets'].unflatten(
+            -1, (m, 2))
+        targets['offset_cells'] = targets['offset_cells'].long()
+        # the true cell is the neighbour of shift (0, 0), the middle one
+        targets['keypoint_cells'] = targets['offset_cells'][..., m // 2]
+        targets['keypoint_offsets'] = targets['offset_targets'][..., m // 2, :]
+        targets['presence_target'] = self.build_presence_target(
+            targets['keypoint_labels'], targets['keypoint_cells'],
+            targets['keypoint_weights'] > 0)
+        if as_numpy:
+            targets = {name: value.numpy() for name, value in targets.items()}
+        if areas is not None:
+            targets['areas'] = areas
+        return targets
+
+    def build_presence_target(self, keypoint_labels: Tensor,
+                              keypoint_cells: Tensor,
+                              valid: Tensor) -> Tensor:
+        """The presence target (class docstring) in torch.
+
+        Args:
+            keypoint_labels: (N, K, 2) model-input pixels.
+            keypoint_cells: (N, K) int64 flat index of the true cell.
+            valid: (N, K) bool, the keypoints that have a target.
+
+        Returns:
+            (N, K, G) float32: the Gaussian is separable, ``exp(-(dx^2 -
+            dx_true^2) / 2 sigma^2) * exp(-(dy^2 - dy_true^2) / 2 sigma^2)``
+            with ``d`` measured from the keypoint in grid units, computed in
+            float64 from the float32 keypoint as a numpy encode would.
+        """
+        gw, gh = self.grid_size
+        if self.presence_sigma == 0:
+            presence = F.one_hot(keypoint_cells, gw * gh).to(torch.float32)
+            return presence * valid[..., None]
+        f64 = dict(dtype=torch.float64, device=keypoint_labels.device)
+        grid_xy = (keypoint_labels.to(torch.float64) + 0.5) / torch.tensor(
+            self.cell_size, **f64)
+        grid_xy = grid_xy.where(valid[..., None], grid_xy.new_tensor(0.5))
+        true_centre = torch.stack(
+            [keypoint_cells % gw,
+             torch.div(keypoint_cells, gw, rounding_mode='floor')],
+            dim=-1).to(torch.float64) + 0.5
+        per_axis = []
+        for axis, cells in ((0, gw), (1, gh)):
+            u = grid_xy[..., axis, None]  # (N, K, 1)
+            d2 = (torch.arange(cells, **f64) + 0.5 - u) ** 2
+            d2_true = (true_centre[..., axis, None] - u) ** 2
+            per_axis.append(torch.exp(-(d2 - d2_true) /
+                                      (2 * self.presence_sigma ** 2)))
+        gauss_x, gauss_y = per_axis  # (N, K, Gw), (N, K, Gh)
+        presence = (gauss_y[..., :, None] * gauss_x[..., None, :]).flatten(-2)
+        return (presence * valid[..., None]).to(torch.float32)
 
     # ------------------------------------------------------------ decode
     def check_grid(self, presence: Tensor) -> None:

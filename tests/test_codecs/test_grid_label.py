@@ -1,4 +1,7 @@
-"""KPGridLabel: construction checks and property-tested round trips."""
+"""KPGridLabel: construction checks, property-tested round trips, and the
+packed targets against the encode they replaced."""
+from typing import Optional
+
 import numpy as np
 import pytest
 import torch
@@ -6,13 +9,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kp_plugins.codecs import KPGridLabel
+from kp_plugins.codecs.utils import areas_in_input, inside_input, labelled_mask
 from kp_plugins.utils.flip import flip_grid_outputs
 
 
 def ideal_outputs(codec: KPGridLabel, encoded: dict):
     """The network output a perfect grid head would give for ``encoded``:
     (N, K, Gh, Gw) logits, +20 at the true cell, -20 elsewhere, and the
-    encoded offsets at the true cell."""
+    encoded offsets at the true cell (``encoded``: the codec's ``encode``
+    output)."""
+    encoded = codec.unpack(**encoded)
     gw, gh = codec.grid_size
     n, k = encoded['keypoint_weights'].shape
     presence = np.full((n, k, gh * gw), -20.0, dtype=np.float32)
@@ -54,7 +60,7 @@ def grid_case(draw):
 def test_round_trip_recovers_in_input_keypoints(case):
     input_size, grid_size, keypoints, visible = case
     codec = KPGridLabel(input_size, grid_size)
-    encoded = codec.encode(keypoints, visible)
+    encoded = codec.unpack(**codec.encode(keypoints, visible))
     w, h = input_size
     inside = ((keypoints[..., 0] >= 0) & (keypoints[..., 0] <= w - 1) &
               (keypoints[..., 1] >= 0) & (keypoints[..., 1] <= h - 1))
@@ -65,7 +71,7 @@ def test_round_trip_recovers_in_input_keypoints(case):
     assert np.all(encoded['keypoint_offsets'][valid] >= 0)
     assert np.all(encoded['keypoint_offsets'][valid] < 1)
 
-    presence, offsets = ideal_outputs(codec, encoded)
+    presence, offsets = ideal_outputs(codec, codec.encode(keypoints, visible))
     decoded, scores = codec.decode(presence, offsets)
     assert decoded.shape == keypoints.shape
     error = np.abs(decoded - keypoints).max(axis=-1)
@@ -94,7 +100,7 @@ def test_flipped_outputs_map_back_exactly(case):
     back_presence, back_offsets = flip_grid_outputs(
         torch.from_numpy(presence), torch.from_numpy(offsets), flip_indices)
     decoded, _ = codec.decode(back_presence.numpy(), back_offsets.numpy())
-    valid = encoded['keypoint_weights'][:, flip_indices] > 0
+    valid = codec.unpack(**encoded)['keypoint_weights'][:, flip_indices] > 0
     error = np.abs(decoded - keypoints).max(axis=-1)
     assert np.all(error[valid] <= 1e-4), error[valid].max()
 
@@ -111,8 +117,8 @@ def test_unlabelled_and_outside_keypoints_get_zero_weight():
     keypoints = np.array([[[10, 10], [50, 60], [-3, 20], [40, 130]]],
                          dtype=np.float32)
     visible = np.array([[1, 0, 1, 1]], dtype=np.float32)
-    encoded = codec.encode(keypoints, visible, area=np.array(400.0),
-                           input_scale=np.array([192.0, 256.0]))
+    encoded = codec.unpack(**codec.encode(keypoints, visible, area=np.array(400.0),
+                                          input_scale=np.array([192.0, 256.0])))
     np.testing.assert_array_equal(encoded['keypoint_weights'], [[1, 0, 0, 0]])
     # area: image px^2 -> input px^2 with the crop's scale factor 96 / 192
     np.testing.assert_allclose(encoded['areas'], [100.0])
@@ -161,7 +167,7 @@ def test_targets_match_an_independent_numpy_computation(sigma, radius):
     keypoints = rng.uniform(-10, 140, (4, 17, 2)).astype(np.float32)
     keypoints[0, :4] = [[0, 0], [95, 127], [7.5, 7.49], [7.49, 15.5]]  # edges, borders
     codec = KPGridLabel(input_size, grid_size, presence_sigma=sigma, offset_radius=radius)
-    enc = codec.encode(keypoints, np.ones(keypoints.shape[:2], np.float32))
+    enc = codec.unpack(**codec.encode(keypoints, np.ones(keypoints.shape[:2], np.float32)))
     presence, offsets = numpy_targets(keypoints, input_size, grid_size, sigma, radius)
     np.testing.assert_allclose(enc['presence_target'].reshape(presence.shape), presence,
                                atol=1e-6)
@@ -218,3 +224,165 @@ def test_bad_codec_arguments_are_named():
                           (dict(presence_normalization='tanh'), 'presence_normalization')]:
         with pytest.raises(ValueError, match=match):
             KPGridLabel((96, 128), (12, 16), **kwargs)
+
+
+# ------------------------------------------------------------ packed targets
+#: The named targets of the encode before packing (issue #26), what
+#: ``unpack`` gives back.
+TARGET_NAMES = ('keypoint_labels', 'presence_target', 'keypoint_cells', 'keypoint_offsets',
+                'offset_cells', 'offset_targets', 'offset_weights', 'keypoint_weights', 'areas')
+
+
+def _reference_encode(codec: KPGridLabel,
+                      keypoints: np.ndarray,
+                      keypoints_visible: Optional[np.ndarray] = None,
+                      area: Optional[np.ndarray] = None,
+                      bbox: Optional[np.ndarray] = None,
+                      input_scale: Optional[np.ndarray] = None) -> dict:
+    """``KPGridLabel.encode`` as it was before its targets were packed
+    (issue #26), copied with ``self`` -> ``codec``: nine named arrays, the
+    oracle of ``codec.unpack(**codec.encode(...))``. Also the oracle of
+    tests/test_models/test_heads/test_grid_head.py (loaded from this file)."""
+    keypoints = np.asarray(keypoints, dtype=np.float64)[..., :2]
+    num, k = keypoints.shape[:2]
+    gw, gh = codec.grid_size
+    valid = labelled_mask(keypoints, keypoints_visible) & inside_input(
+        keypoints, codec.input_size)
+    grid_xy = np.where(valid[..., None], codec.to_grid(keypoints), 0.5)
+    cell_xy = np.clip(np.floor(grid_xy), 0, np.array([gw, gh]) - 1)
+    offsets = np.where(valid[..., None], grid_xy - cell_xy, 0.0)
+    cell_xy = cell_xy.astype(np.int64)
+    weights = valid.astype(np.float32)
+
+    # presence over the cells, (N, K, G)
+    ys, xs = np.meshgrid(np.arange(gh), np.arange(gw), indexing='ij')
+    centres = np.stack([xs.ravel(), ys.ravel()], axis=-1) + 0.5  # (G, 2)
+    flat_cell = cell_xy[..., 1] * gw + cell_xy[..., 0]
+    if codec.presence_sigma == 0:
+        presence = (np.arange(gw * gh) == flat_cell[..., None]).astype(
+            np.float64)
+    else:
+        d2 = ((centres - grid_xy[:, :, None]) ** 2).sum(-1)
+        d2_true = ((cell_xy + 0.5 - grid_xy) ** 2).sum(-1)
+        presence = np.exp(-(d2 - d2_true[..., None]) /
+                          (2 * codec.presence_sigma ** 2))
+    presence *= valid[..., None]
+
+    # offsets of the true cell and its neighbours, (N, K, M, ...)
+    shifts = codec.neighbour_shifts()  # (M, 2)
+    near_xy = cell_xy[:, :, None] + shifts
+    inside = ((near_xy >= 0) & (near_xy < np.array([gw, gh]))).all(-1)
+    near_xy = np.where(inside[..., None], near_xy, cell_xy[:, :, None])
+    offset_targets = offsets[:, :, None] - shifts
+    offset_weights = weights[..., None] * inside
+
+    encoded = dict(
+        keypoint_labels=keypoints.astype(np.float32),
+        presence_target=presence.astype(np.float32),
+        keypoint_cells=np.where(valid, flat_cell, 0).astype(np.int64),
+        keypoint_offsets=offsets.astype(np.float32),
+        offset_cells=(near_xy[..., 1] * gw + near_xy[..., 0]).astype(
+            np.int64).reshape(num, k, -1),
+        offset_targets=offset_targets.astype(np.float32),
+        offset_weights=offset_weights.astype(np.float32),
+        keypoint_weights=weights)
+    areas = areas_in_input(num, area, bbox, input_scale, codec.input_size)
+    if areas is not None:
+        encoded['areas'] = areas.astype(np.float32)
+    return encoded
+
+
+@st.composite
+def packed_case(draw):
+    """A grid case (edge, border and outside keypoints, unlabelled ones)
+    with a presence sigma (0: one-hot) and an offset radius."""
+    return draw(grid_case()) + (draw(st.sampled_from([0.0, 0.4, 1.0, 1.5, 2.7])),
+                                draw(st.integers(0, 3)))
+
+
+@settings(max_examples=200, deadline=None)
+@given(packed_case())
+def test_packed_targets_unpack_to_the_reference_targets(case):
+    """``encode`` emits ``grid_targets`` and ``areas`` (its
+    ``label_mapping_table``), and ``unpack`` gives back exactly the targets
+    of the encode before packing: the same names, shapes, dtypes and values,
+    the presence target (now built in torch) bit for bit from float32
+    keypoints (the pipeline's dtype); from numpy and from torch alike."""
+    input_size, grid_size, keypoints, visible, sigma, radius = case
+    codec = KPGridLabel(input_size, grid_size, presence_sigma=sigma, offset_radius=radius)
+    aux = dict(area=np.full(len(keypoints), 300.0),
+               input_scale=np.array([2.0 * input_size[0], 2.0 * input_size[1]]))
+    want = _reference_encode(codec, keypoints, visible, **aux)
+    encoded = codec.encode(keypoints, visible, **aux)
+    assert set(encoded) == set(codec.label_mapping_table) == {'grid_targets', 'areas'}
+    assert encoded['grid_targets'].dtype == np.float32
+    assert encoded['grid_targets'].shape == keypoints.shape[:2] + (3 + 4 * (2 * radius + 1) ** 2,)
+    got = codec.unpack(**encoded)
+    on_torch = codec.unpack(torch.from_numpy(encoded['grid_targets']),
+                            torch.from_numpy(encoded['areas']))
+    assert sorted(got) == sorted(on_torch) == sorted(want) == sorted(TARGET_NAMES)
+    for name, value in want.items():
+        assert isinstance(got[name], np.ndarray), name
+        assert isinstance(on_torch[name], torch.Tensor), name
+        for unpacked in (got[name], on_torch[name].numpy()):
+            assert (unpacked.dtype, unpacked.shape) == (value.dtype, value.shape), name
+            np.testing.assert_array_equal(unpacked, value, err_msg=name)
+
+
+@pytest.mark.parametrize('sigma', [0.4, 1.0, 2.7])
+def test_presence_from_float64_keypoints_differs_by_their_float32_rounding(sigma):
+    """The presence target is built from the packed float32 keypoint: from
+    float64 keypoints it differs from the float64 encode only by that
+    rounding (the other targets stay exact)."""
+    codec = KPGridLabel((96, 128), (12, 16), presence_sigma=sigma)
+    rng = np.random.RandomState(5)
+    keypoints = rng.uniform(-5, 133, (8, 17, 2))
+    visible = (rng.rand(8, 17) > 0.2).astype(np.float32)
+    want = _reference_encode(codec, keypoints, visible)
+    got = codec.unpack(**codec.encode(keypoints, visible))
+    np.testing.assert_allclose(got.pop('presence_target'), want.pop('presence_target'),
+                               rtol=1e-4, atol=1e-6)
+    for name, value in want.items():
+        np.testing.assert_array_equal(got[name], value, err_msg=name)
+
+
+def test_packed_layout_of_one_keypoint():
+    """The documented layout, written out: labels x, y, weight, the (M, 2)
+    offsets of the 3x3 neighbours (row-major over dy, dx), their weights,
+    their flat cells."""
+    codec = KPGridLabel((96, 128), (12, 16), offset_radius=1)
+    row = codec.encode(np.array([[[10.0, 18.0], [0.0, 0.0]]]),
+                       np.array([[1.0, 1.0]]))['grid_targets'][0]
+    # (10, 18): grid units (10.5 / 8, 18.5 / 8) = (1.3125, 2.3125), cell (1, 2)
+    shifts = [(dx, dy) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
+    offsets = [(0.3125 - dx, 0.3125 - dy) for dx, dy in shifts]
+    cells = [(2 + dy) * 12 + 1 + dx for dx, dy in shifts]
+    np.testing.assert_array_equal(
+        row[0], [10, 18, 1, *np.ravel(offsets), *[1] * 9, *cells])
+    # (0, 0): cell (0, 0); the neighbours left of / above it are outside the
+    # grid: weight 0, cell repeated
+    inside = [dx >= 0 and dy >= 0 for dx, dy in shifts]
+    offsets = [(0.0625 - dx, 0.0625 - dy) for dx, dy in shifts]
+    cells = [(dy * 12 + dx) if ok else 0 for (dx, dy), ok in zip(shifts, inside)]
+    np.testing.assert_array_equal(
+        row[1], [0, 0, 1, *np.ravel(offsets), *np.array(inside, float), *cells])
+    assert list(codec.target_layout()) == ['keypoint_labels', 'keypoint_weights',
+                                           'offset_targets', 'offset_weights', 'offset_cells']
+
+
+def test_unpack_names_a_codec_mismatch():
+    """Targets packed by a codec of another offset radius than the head's
+    decoder are refused with the reason."""
+    packed = KPGridLabel((96, 128), (12, 16), offset_radius=1).encode(
+        np.zeros((1, 17, 2)))['grid_targets']
+    with pytest.raises(ValueError, match=r'\(1, 17, 39\).*offset_radius=2, M=25\) packs 103 '
+                       "values per keypoint: GenerateTarget's codec and head.decoder"):
+        KPGridLabel((96, 128), (12, 16), offset_radius=2).unpack(packed)
+
+
+def test_grid_of_2_24_cells_is_rejected():
+    """Cell indices travel as float32, exact below 2^24."""
+    KPGridLabel((4096, 4095), (4096, 4095))
+    with pytest.raises(ValueError, match='16777216 cells; the packed targets hold cell '
+                       'indices as float32, exact below 2'):
+        KPGridLabel((4096, 4096), (4096, 4096))

@@ -71,7 +71,8 @@ def test_last_pixel_row_and_column_stay_inside_and_keep_their_weight(img_size, i
     fills_height = np.allclose(kpts[[1, 3], 1], [0, in_h - 1], atol=tol)
     assert fills_width or fills_height, kpts
     visible = np.ones((1, len(points)), np.float32)
-    grid = KPGridLabel(input_size, (in_w // 8, in_h // 8)).encode(kpts[None], visible)
+    grid_codec = KPGridLabel(input_size, (in_w // 8, in_h // 8))
+    grid = grid_codec.unpack(**grid_codec.encode(kpts[None], visible))
     np.testing.assert_array_equal(grid['keypoint_weights'], 1)
     regression = KPRegressionLabel(input_size).encode(kpts[None], visible)
     np.testing.assert_array_equal(regression['keypoint_weights'], 1)

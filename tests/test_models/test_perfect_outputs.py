@@ -177,7 +177,7 @@ def bbox_outputs(codec, keypoints, visible, views: Dict) -> tuple:
 def grid_outputs(codec, keypoints, visible, views: Dict) -> tuple:
     """KPGridHead: a certain presence logit at the true cell, offsets to the
     point from every cell."""
-    enc = codec.encode(keypoints, visible)
+    enc = codec.unpack(**codec.encode(keypoints, visible))
     gw, gh = codec.grid_size
     b = keypoints.shape[0]
     valid = enc['keypoint_weights'] > 0  # (B, K)

@@ -327,23 +327,24 @@ class KPGridHead(KPBaseHead):
              batch_data_samples: OptSampleList,
              train_cfg: ConfigType = {}) -> dict:
         """Presence, offset and optional decoded-coordinate losses, and
-        ``acc_pose``."""
+        ``acc_pose``, against the codec's packed ``grid_targets`` read back
+        by ``KPGridLabel.unpack`` (which builds the presence target)."""
         presence, offsets = self.forward(feats)
         b, k = presence.shape[:2]
-        weights = self.gather_labels(batch_data_samples, 'keypoint_weights')
-        labels = self.gather_labels(batch_data_samples, 'keypoint_labels')
-        presence_target = self.gather_labels(batch_data_samples,
-                                             'presence_target')
+        targets = self.decoder.unpack(
+            self.gather_labels(batch_data_samples, 'grid_targets'))
+        weights = targets['keypoint_weights']
+        labels = targets['keypoint_labels']
+        presence_target = targets['presence_target']
         losses = {
             loss.loss_name: loss(presence.flatten(2),
                                  presence_target.to(presence.dtype))
             for loss in self.presence_losses
         }
 
-        near_cells = self.gather_labels(batch_data_samples,
-                                        'offset_cells').long()
-        near_targets = self.gather_labels(batch_data_samples, 'offset_targets')
-        near_weights = self.gather_labels(batch_data_samples, 'offset_weights')
+        near_cells = targets['offset_cells']
+        near_targets = targets['offset_targets']
+        near_weights = targets['offset_weights']
         m = near_cells.shape[-1]
         pred_offsets = offsets.flatten(3).gather(
             -1, near_cells.view(b, k, 1, m).expand(-1, -1, 2, -1))

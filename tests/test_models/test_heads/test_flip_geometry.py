@@ -183,7 +183,7 @@ def grid_points(input_size, grid_size, seed=0):
 
 def perfect_maps(codec, encoded):
     """+20 at the true cell, -20 elsewhere; the codec's offset at the true
-    cell (the ideal grid head)."""
+    cell (the ideal grid head). ``encoded``: the unpacked targets."""
     gw, gh = codec.grid_size
     n, k = encoded['keypoint_weights'].shape
     presence = np.full((n, k, gh * gw), -20.0, np.float32)
@@ -205,8 +205,8 @@ def test_grid_codec_mirrors_its_targets(input_size, grid_size):
     codec = KPGridLabel(input_size, grid_size)
     points = grid_points(input_size, grid_size)
     visible = np.ones(points.shape[:2], np.float32)
-    encoded = codec.encode(points, visible)
-    mirrored = codec.encode(true_mirror(points, input_size[0]), visible)
+    encoded = codec.unpack(**codec.encode(points, visible))
+    mirrored = codec.unpack(**codec.encode(true_mirror(points, input_size[0]), visible))
     assert (encoded['keypoint_weights'] > 0).all()
     presence, offsets = perfect_maps(codec, encoded)
     back_presence, back_offsets = flip_grid_outputs(
@@ -231,8 +231,8 @@ def test_grid_presence_targets_mirror(input_size, grid_size):
     gw, gh = codec.grid_size
     points = grid_points(input_size, grid_size)
     visible = np.ones(points.shape[:2], np.float32)
-    own = codec.encode(points, visible)
-    mirrored = codec.encode(true_mirror(points, input_size[0]), visible)
+    own = codec.unpack(**codec.encode(points, visible))
+    mirrored = codec.unpack(**codec.encode(true_mirror(points, input_size[0]), visible))
     back = mirrored['presence_target'].reshape(-1, K, gh, gw)[:, FLIP, :, ::-1]
     np.testing.assert_allclose(back, own['presence_target'].reshape(-1, K, gh, gw), atol=1e-4)
     assert own['presence_target'].max() == 1.0

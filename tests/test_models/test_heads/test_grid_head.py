@@ -1,12 +1,19 @@
 """KPGridHead: shapes, losses, flip test, overfit on a real batch."""
+import functools
+import importlib.util
+import os.path as osp
+
 import numpy as np
 import pytest
 import torch
-from mmpose.registry import MODELS
+from mmengine.structures import InstanceData
+from mmpose.registry import KEYPOINT_CODECS, MODELS
+from mmpose.structures import PoseDataSample
 
 from kp_plugins.utils.flip import flip_grid_outputs
 
 from head_testing import (
+    COCO_FLIP_INDICES,
     INPUT_SIZE,
     SMALL_BACKBONE,
     SMALL_CHANNELS,
@@ -88,7 +95,7 @@ def test_offset_loss_is_l1_on_the_codec_cells():
     _, offsets = head.forward(feats)
     num = den = 0.0
     for b, sample in enumerate(samples):
-        labels = sample.gt_instance_labels
+        labels = InstanceData(**head.decoder.unpack(sample.gt_instance_labels.grid_targets))
         pred = offsets[b].detach().flatten(2)  # (K, 2, G)
         for k in range(17):
             for m in range(labels.offset_cells.shape[-1]):
@@ -99,6 +106,119 @@ def test_offset_loss_is_l1_on_the_codec_cells():
                 den += w * 2
     torch.testing.assert_close(losses['loss_offset'].detach(),
                                torch.tensor(num / den), rtol=1e-4, atol=1e-6)
+
+
+@functools.lru_cache(maxsize=None)
+def _reference_encode():
+    """``KPGridLabel.encode`` before its targets were packed (issue #26):
+    the oracle kept in tests/test_codecs/test_grid_label.py."""
+    path = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))),
+                    'test_codecs', 'test_grid_label.py')
+    spec = importlib.util.spec_from_file_location('grid_label_reference', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module._reference_encode
+
+
+def _reference_loss(head, feats, targets: dict) -> dict:
+    """``KPGridHead.loss`` before the targets were packed (issue #26), its
+    body with every ``gather_labels(batch_data_samples, name)`` read from
+    ``targets[name]`` (the batched reference targets)."""
+    presence, offsets = head.forward(feats)
+    b, k = presence.shape[:2]
+    weights = targets['keypoint_weights']
+    labels = targets['keypoint_labels']
+    presence_target = targets['presence_target']
+    losses = {
+        loss.loss_name: loss(presence.flatten(2),
+                             presence_target.to(presence.dtype))
+        for loss in head.presence_losses
+    }
+
+    near_cells = targets['offset_cells'].long()
+    near_targets = targets['offset_targets']
+    near_weights = targets['offset_weights']
+    m = near_cells.shape[-1]
+    pred_offsets = offsets.flatten(3).gather(
+        -1, near_cells.view(b, k, 1, m).expand(-1, -1, 2, -1))
+    pred_offsets = pred_offsets.permute(0, 1, 3, 2).reshape(b, k * m, 2)
+    for loss in head.offset_losses:
+        losses[loss.loss_name] = loss(pred_offsets,
+                                      near_targets.reshape(b, k * m, 2),
+                                      near_weights.reshape(b, k * m))
+
+    if len(head.coord_losses):
+        areas = None
+        if any(x.requires_area
+               for x in head.coord_losses):
+            areas = targets['areas']
+        losses.update(
+            head.coordinate_losses(
+                head.coord_losses,
+                head.decoder.soft_decode(presence, offsets), labels,
+                weights, areas))
+
+    pred_px, _ = head.decoder.batch_decode(presence, offsets)
+    losses['acc_pose'] = head.pck_accuracy(
+        np.concatenate(pred_px),
+        labels.cpu().numpy(), (weights > 0).cpu().numpy(),
+        head.decoder.input_size, presence.device)
+    return losses
+
+
+def packed_and_reference_batch(codec_cfg: dict, batch: int = 4, seed: int = 1):
+    """Data samples with the codec's packed targets, and the reference
+    targets of the same persons batched as tensors: keypoints in and out of
+    the input, at its corners and on a cell border, 1 in 5 unlabelled."""
+    codec = KEYPOINT_CODECS.build(codec_cfg)
+    rng = np.random.RandomState(seed)
+    (w, h), (cw, ch) = codec.input_size, codec.cell_size
+    samples, reference = [], []
+    for _ in range(batch):
+        keypoints = rng.uniform([-8, -8], [w + 8, h + 8], (1, 17, 2)).astype(np.float32)
+        keypoints[0, :3] = [[0, 0], [w - 1, h - 1], [cw - 0.5, 3 * ch - 0.5]]
+        visible = (rng.rand(1, 17) > 0.2).astype(np.float32)
+        area = rng.uniform(300, 3000, 1)
+        encoded = codec.encode(keypoints, visible, area=area)
+        sample = PoseDataSample(metainfo=dict(input_size=(w, h),
+                                              flip_indices=COCO_FLIP_INDICES))
+        sample.gt_instance_labels = InstanceData(**{
+            key: value for key, value in encoded.items()
+            if key in codec.label_mapping_table}).to_tensor()
+        samples.append(sample)
+        reference.append(_reference_encode()(codec, keypoints, visible, area=area))
+    return samples, {name: torch.from_numpy(np.concatenate([r[name] for r in reference]))
+                     for name in reference[0]}
+
+
+@pytest.mark.parametrize('cfg,feats', [
+    (head_cfg(), (torch.randn(4, 32, 4, 3),)),
+    (head_cfg(decoder=dict(BCE_CODEC, offset_radius=0)), (torch.randn(4, 32, 4, 3),)),
+    (fused_cfg(), fused_feats(4)),
+    (fused_cfg(decoder=dict(CODEC, presence_sigma=2.5, offset_radius=2)), fused_feats(4)),
+], ids=['bce-onehot-r1', 'bce-onehot-r0', 'softmax-sigma1-r1', 'softmax-sigma2.5-r2'])
+def test_losses_equal_those_of_the_unpacked_targets(cfg, feats):
+    """head.loss on the packed targets gives the losses (and accuracy) that
+    the loss before packing gave on the reference targets of the same batch,
+    bit for bit."""
+    head = MODELS.build(cfg)
+    head.init_weights()
+    torch.nn.init.normal_(head.predict_conv.weight, std=0.3)
+    samples, targets = packed_and_reference_batch(cfg['decoder'])
+    losses = head.loss(feats, samples)
+    want = _reference_loss(head, feats, targets)
+    assert sorted(losses) == sorted(want)
+    assert len(losses) >= 3
+    for name, value in want.items():
+        assert torch.equal(losses[name], value), (name, losses[name], value)
+    assert want['loss_offset'] > 0 and want['loss_presence'] > 0
+
+
+def test_targets_of_another_codec_are_named():
+    head = MODELS.build(head_cfg())
+    samples = fake_samples(dict(type='KPRegressionLabel', input_size=INPUT_SIZE))
+    with pytest.raises(KeyError, match='no gt_instance_labels.grid_targets; is the codec'):
+        head.loss((torch.randn(2, 32, 4, 3),), samples)
 
 
 def test_moved_arguments_fail_with_their_new_place():

@@ -48,7 +48,7 @@ def test_targets_of_another_codec_are_named():
     head = MODELS.build(head_cfg())
     samples = fake_samples(dict(type='KPGridLabel', input_size=INPUT_SIZE,
                                 grid_size=(12, 16)))
-    with pytest.raises(KeyError, match='keypoint_visibility'):
+    with pytest.raises(KeyError, match='no gt_instance_labels.keypoint_labels; is the codec'):
         head.loss((torch.randn(2, 32, 4, 3),), samples)
 
 

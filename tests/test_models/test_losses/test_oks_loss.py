@@ -128,6 +128,8 @@ def test_codec_frame_matches_cocoeval(instances, codec_type):
                               (vis > 0)[None].astype(np.float32), **aux)
         enc_dt = codec.encode(res_dt['transformed_keypoints'],
                               np.ones((1, K), np.float32), **aux)
+        if codec_type == 'grid':  # the packed targets by name
+            enc_gt, enc_dt = codec.unpack(**enc_gt), codec.unpack(**enc_dt)
         if codec_type == 'grid':
             # the grid frame is input pixels; the grid's own weights drop
             # out-of-input keypoints, COCO counts every labelled one
