@@ -12,7 +12,9 @@ reads); it converts the channels and normalizes itself. Outputs: `keypoints`
 second input `bbox` (N x 4 xyxy person boxes in model-input pixels). --raw
 exports the head's raw outputs instead. Flip test is NOT in the graph.
 Metadata (input size, keypoint names, flip indices, codec, config,
-kp_plugins version) is stored in the file's metadata_props.
+kp_plugins version) is stored in the file's metadata_props. As mmdeploy does,
+the model is exported in its inference form (MMPose's switch_to_deploy:
+KPGridHead folds its BatchNorm into its convolutions).
 Run it with kp_plugins.deploy.runtime.OnnxPoseModel, tools/demo.py --backend
 onnxruntime or tools/test_onnx.py.
 
@@ -167,6 +169,9 @@ def main() -> None:
     if checkpoint is None:
         print('warning: no checkpoint: exporting random (or backbone-pretrained) weights',
               file=sys.stderr)
+    # Inference form, as mmdeploy's build_pytorch_model makes it before an
+    # export: modules with switch_to_deploy (KPGridHead: BatchNorm folded).
+    model.eval().switch_to_deploy()
     if args.sdk is not None:
         from kp_plugins.deploy.decode import head_spec
         from kp_plugins.deploy.sdk import SDKExportError, check_sdk_export, sdk_onnx_path

@@ -17,7 +17,6 @@ from typing import List, Optional
 
 from mmengine.config import Config
 
-
 #: Raised when a change outside the configs (a model class's default) alters
 #: what an entry trains, so results cached before it are not reused (the
 #: config digest cannot see such a change). 2: EfficientNet-Lite's BN

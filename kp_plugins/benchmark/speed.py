@@ -38,13 +38,18 @@ def load_pose_config(path: str, cfg_options: Optional[dict] = None) -> Config:
     return cfg
 
 
-def build_pose_model(cfg: Config) -> torch.nn.Module:
-    """Build ``cfg.model`` in MMPose's scope, on the CPU, in eval mode."""
+def build_pose_model(cfg: Config, deploy: bool = False) -> torch.nn.Module:
+    """Build ``cfg.model`` in MMPose's scope, on the CPU, in eval mode; with
+    ``deploy``, in its inference form as mmdeploy builds it (MMPose's
+    ``switch_to_deploy``: ``KPGridHead`` folds its BatchNorm into its
+    convolutions; the model can no longer be trained)."""
     from mmengine.registry import init_default_scope
     from mmpose.registry import MODELS
     init_default_scope(cfg.get('default_scope', 'mmpose'))
-    model = MODELS.build(cfg.model)
-    return model.eval()
+    model = MODELS.build(cfg.model).eval()
+    if deploy:
+        model.switch_to_deploy()
+    return model
 
 
 def coco_metainfo() -> dict:

@@ -1,4 +1,5 @@
-from typing import Dict, List, Optional, Tuple, Union
+import numbers
+from typing import Dict, List, NamedTuple, Optional, Tuple, Union
 
 import numpy as np
 import torch
@@ -10,6 +11,32 @@ from torch import Tensor
 from .utils import areas_in_input, check_input_size, inside_input, labelled_mask
 
 NORMALIZATIONS = ('softmax', 'sigmoid')
+
+#: ``(Hf, Wf, ry, rx)``: how a tensor stores the ``Gh x Gw`` cells along one
+#: flat dimension of ``G = ry * rx * Hf * Wf``: cell ``(gx, gy) = (wx * rx +
+#: sx, hy * ry + sy)`` at ``((sy * rx + sx) * Hf + hy) * Wf + wx``. The grid
+#: maps are ``(Gh, Gw, 1, 1)`` (row-major cells); the grid head's packed
+#: prediction is ``(Hf, Wf, ry, rx)``.
+CellLayout = Tuple[int, int, int, int]
+
+
+class CellTables(NamedTuple):
+    """Look-up tables of the decode for one :data:`CellLayout`, indexed by
+    the flat (stored) cell index.
+
+    Attributes:
+        cells: (G, 2) ``(gx, gy)`` of each stored cell, float.
+        near: (G, W) stored index of the ``W = (2s + 1)^2`` cells of its
+            score window (row-major over ``dy, dx`` in ``[-s, s]``; a cell
+            outside the grid repeats the centre), or ``None`` for ``s = 0``.
+        inside: (G, W) 1.0 for window cells inside the grid, else 0.0, or
+            ``None`` for ``s = 0``.
+        cell_size: (2,) ``(cw, ch)`` in model-input pixels, float.
+    """
+    cells: Tensor
+    near: Optional[Tensor]
+    inside: Optional[Tensor]
+    cell_size: Tensor
 
 
 @KEYPOINT_CODECS.register_module()
@@ -51,7 +78,18 @@ class KPGridLabel(BaseKeypointCodec):
     distribution, that the keypoint lies within ``s`` cells of where it is
     predicted (near 0 for a keypoint the model cannot place, such as an
     occluded one). With ``'sigmoid'`` (a head trained per cell with
-    ``KPBCELoss``), the sigmoid of the best cell's logit.
+    ``KPBCELoss``), the sigmoid of the best cell's logit. Both are taken
+    over the logits divided by ``score_temperature`` (the argmax, and so
+    the keypoint, does not depend on it).
+
+    The decode runs on the head's grid maps (:meth:`decode_tensors`) or
+    straight on its prediction conv's output before the pixel shuffle
+    (:meth:`decode_packed_tensors`, the head's ``predict`` without flip
+    test and the ONNX graph): both pick the best cell, its offset and its
+    score window by table look-ups in the order the cells are stored
+    (:meth:`cell_tables`), so they give the same keypoints (scores up to
+    float32 rounding of the softmax sums; of exactly tied best cells, the
+    first in storage order wins).
 
     Note:
         - instance number: N
@@ -116,6 +154,9 @@ class KPGridLabel(BaseKeypointCodec):
             per cell (``KPBCELoss``); selects the decode's score.
         score_radius: ``s`` of the softmax score window (0 = the best cell's
             probability alone).
+        score_temperature: ``T > 0``: the score's softmax (or sigmoid) is
+            taken over ``presence logits / T`` (1 = the logits as trained;
+            > 1 flattens the distribution, e.g. to calibrate the scores).
     """
 
     auxiliary_encode_keys = {'area', 'bbox', 'input_scale'}
@@ -127,7 +168,8 @@ class KPGridLabel(BaseKeypointCodec):
                  presence_sigma: float = 1.0,
                  offset_radius: int = 1,
                  presence_normalization: str = 'softmax',
-                 score_radius: int = 1) -> None:
+                 score_radius: int = 1,
+                 score_temperature: float = 1.0) -> None:
         super().__init__()
         self.input_size = check_input_size(input_size, 'KPGridLabel')
         self.grid_size = check_input_size(grid_size, 'KPGridLabel grid_size')
@@ -161,6 +203,14 @@ class KPGridLabel(BaseKeypointCodec):
         self.offset_radius = int(offset_radius)
         self.presence_normalization = presence_normalization
         self.score_radius = int(score_radius)
+        if isinstance(score_temperature, bool) or not isinstance(
+                score_temperature, numbers.Real) or not (
+                    0 < score_temperature < float('inf')):
+            raise ValueError('KPGridLabel: score_temperature must be a finite '
+                             f'number > 0, got {score_temperature!r}')
+        self.score_temperature = float(score_temperature)
+        # look-up tables of the decode, by cell layout, device and dtype
+        self._cell_tables: Dict[tuple, CellTables] = {}
 
     # ------------------------------------------------------------ geometry
     def to_grid(self, keypoints: np.ndarray) -> np.ndarray:
@@ -334,10 +384,82 @@ class KPGridLabel(BaseKeypointCodec):
             raise ValueError(f'KPGridLabel expects a ({self.grid_size[1]}, '
                              f'{self.grid_size[0]}) grid, got ({gh}, {gw})')
 
+    def cell_tables(self, layout: CellLayout, device: torch.device,
+                    dtype: torch.dtype) -> CellTables:
+        """The decode's look-up tables for cells stored in ``layout``
+        (:data:`CellLayout`), built once per layout, score radius, device and
+        dtype (in an exported graph: constants)."""
+        key = (tuple(layout), self.score_radius, str(device), dtype)
+        tables = self._cell_tables.get(key)
+        if tables is None:
+            tables = self._build_cell_tables(layout, device, dtype)
+            self._cell_tables[key] = tables
+        return tables
+
+    def _build_cell_tables(self, layout: CellLayout, device: torch.device,
+                           dtype: torch.dtype) -> CellTables:
+        hf, wf, ry, rx = layout
+        index = np.arange(hf * wf * ry * rx)
+        sub, rest = np.divmod(index, hf * wf)
+        sy, sx = np.divmod(sub, rx)
+        hy, wx = np.divmod(rest, wf)
+        gx, gy = wx * rx + sx, hy * ry + sy  # (G,) each
+        near = inside = None
+        if self.score_radius:
+            steps = np.arange(-self.score_radius, self.score_radius + 1)
+            dy, dx = (v.ravel() for v in np.meshgrid(steps, steps,
+                                                     indexing='ij'))
+            nx, ny = gx[:, None] + dx, gy[:, None] + dy  # (G, W)
+            valid = (nx >= 0) & (nx < wf * rx) & (ny >= 0) & (ny < hf * ry)
+            nx, ny = np.where(valid, nx, gx[:, None]), np.where(
+                valid, ny, gy[:, None])
+            stored = ((ny % ry * rx + nx % rx) * hf + ny // ry) * wf + nx // rx
+            near = torch.as_tensor(stored, dtype=torch.int64, device=device)
+            inside = torch.as_tensor(valid, dtype=dtype, device=device)
+        return CellTables(
+            cells=torch.as_tensor(np.stack([gx, gy], axis=-1), dtype=dtype,
+                                  device=device),
+            near=near, inside=inside,
+            cell_size=torch.as_tensor(self.cell_size, dtype=dtype,
+                                      device=device))
+
+    def decode_cells(self, presence: Tensor, offsets: Tensor,
+                     layout: CellLayout) -> Tuple[Tensor, Tensor]:
+        """The decode, on cells stored in ``layout`` (:data:`CellLayout`):
+        the best cell (argmax of the logits), its offset, and its score.
+
+        Args:
+            presence: (B, K, G) presence logits.
+            offsets: (B, K, 2, G) in-cell offsets, grid units.
+            layout: how the ``G`` cells are stored.
+
+        Returns:
+            keypoints (B, K, 2) in model-input pixels and scores (B, K).
+        """
+        tables = self.cell_tables(layout, presence.device, offsets.dtype)
+        temperature = self.score_temperature
+        if self.presence_normalization == 'softmax':
+            best = presence.argmax(dim=-1)  # (B, K)
+            probs = (presence if temperature == 1.0 else
+                     presence / temperature).softmax(dim=-1)
+            if tables.near is None:
+                scores = probs.gather(-1, best[..., None])[..., 0]
+            else:  # the softmax mass of the window, cells outside count 0
+                window = probs.gather(-1, tables.near[best])  # (B, K, W)
+                scores = (window * tables.inside[best]).sum(dim=-1)
+        else:
+            best_logit, best = presence.max(dim=-1)
+            scores = (best_logit if temperature == 1.0 else
+                      best_logit / temperature).sigmoid()
+        best_offsets = offsets.gather(
+            -1, best[:, :, None, None].expand(-1, -1, 2, 1))[..., 0]
+        return (tables.cells[best] + best_offsets) * tables.cell_size - 0.5, \
+            scores
+
     def decode_tensors(self, presence: Tensor,
                        offsets: Tensor) -> Tuple[Tensor, Tensor]:
-        """The decode in torch (batched, traceable: the ONNX export runs it
-        inside the graph).
+        """The decode in torch on the grid maps (batched, traceable: the
+        ONNX export of raw outputs and flip test run it).
 
         Args:
             presence: (B, K, Gh, Gw) presence logits.
@@ -346,26 +468,52 @@ class KPGridLabel(BaseKeypointCodec):
         Returns:
             keypoints (B, K, 2) in model-input pixels and scores (B, K).
         """
-        gw = presence.shape[-1]
-        flat = presence.flatten(2)
-        best_logit, best = flat.max(dim=-1)  # (B, K)
-        if self.presence_normalization == 'softmax':
-            probs = flat.softmax(dim=-1).view_as(presence)
-            if self.score_radius:
-                side = 2 * self.score_radius + 1
-                probs = F.avg_pool2d(probs, side, stride=1,
-                                     padding=self.score_radius,
-                                     count_include_pad=True) * side ** 2
-            scores = probs.flatten(2).gather(-1, best[..., None])[..., 0]
-        else:
-            scores = best_logit.sigmoid()
-        index = best[:, :, None, None].expand(-1, -1, 2, 1)
-        best_offsets = offsets.flatten(3).gather(-1, index)[..., 0]
-        cell_xy = torch.stack(
-            [best % gw, torch.div(best, gw, rounding_mode='floor')],
-            dim=-1).to(offsets.dtype)
-        cell_size = offsets.new_tensor(self.cell_size)
-        return (cell_xy + best_offsets) * cell_size - 0.5, scores
+        gh, gw = presence.shape[-2:]
+        return self.decode_cells(presence.flatten(2), offsets.flatten(3),
+                                 (gh, gw, 1, 1))
+
+    def packed_layout(self, packed: Tensor) -> Tuple[int, CellLayout]:
+        """``K`` and the :data:`CellLayout` of a packed prediction
+        (:meth:`decode_packed_tensors`).
+
+        Raises:
+            ValueError: a tensor that is not ``(B, K * 3 * ry * rx, Hf, Wf)``
+                for this grid.
+        """
+        if packed.dim() != 4:
+            raise ValueError('KPGridLabel: a packed prediction is (B, K * 3 '
+                             '* ry * rx, Hf, Wf), got shape '
+                             f'{tuple(packed.shape)}')
+        channels, hf, wf = (int(v) for v in packed.shape[1:])
+        gw, gh = self.grid_size
+        if not hf or not wf or gw % wf or gh % hf or \
+                channels % (3 * (gw // wf) * (gh // hf)):
+            raise ValueError(
+                f'KPGridLabel: a packed prediction of shape '
+                f'{tuple(packed.shape)} does not tile the {gh}x{gw} grid '
+                '(H x W): it must be (B, K * 3 * ry * rx, Hf, Wf) with Gh = '
+                'Hf * ry and Gw = Wf * rx')
+        rx, ry = gw // wf, gh // hf
+        return channels // (3 * rx * ry), (hf, wf, ry, rx)
+
+    def decode_packed_tensors(self, packed: Tensor) -> Tuple[Tensor, Tensor]:
+        """The decode straight from the grid head's prediction conv, before
+        its pixel shuffle (batched, traceable; no reshuffling of the maps).
+
+        Args:
+            packed: (B, K * 3 * ry * rx, Hf, Wf) with ``Gh = Hf * ry``,
+                ``Gw = Wf * rx``: channel ``((k * 3 + j) * ry + sy) * rx +
+                sx`` at ``(hy, wx)`` is map ``j`` (0 presence logit, 1 and
+                2 the x and y offsets) of keypoint ``k`` at cell ``(gx, gy)
+                = (wx * rx + sx, hy * ry + sy)``.
+
+        Returns:
+            keypoints (B, K, 2) in model-input pixels and scores (B, K),
+            those of :meth:`decode_tensors` on the shuffled maps.
+        """
+        k, layout = self.packed_layout(packed)
+        maps = packed.reshape(packed.shape[0], k, 3, -1)  # (B, K, 3, G)
+        return self.decode_cells(maps[:, :, 0], maps[:, :, 1:], layout)
 
     def soft_decode(self, presence: Tensor, offsets: Tensor) -> Tensor:
         """Differentiable keypoints (B, K, 2) in model-input pixels: the
@@ -400,20 +548,25 @@ class KPGridLabel(BaseKeypointCodec):
             presence, torch.as_tensor(np.asarray(offsets, dtype=np.float32)))
         return keypoints.numpy(), scores.numpy()
 
-    def batch_decode(self, presence: Tensor, offsets: Tensor
+    def batch_decode(self, presence: Tensor, offsets: Optional[Tensor] = None
                      ) -> Tuple[List[np.ndarray], List[np.ndarray]]:
-        """Decode a batch at once.
+        """Decode a batch at once (``BaseHead.decode``).
 
         Args:
-            presence: (B, K, Gh, Gw) logits.
+            presence: (B, K, Gh, Gw) logits, or with ``offsets=None`` the
+                head's packed prediction (B, K * 3 * ry * rx, Hf, Wf)
+                (:meth:`decode_packed_tensors`).
             offsets: (B, K, 2, Gh, Gw).
 
         Returns:
             per-sample lists of keypoints (1, K, 2) and scores (1, K).
         """
-        self.check_grid(presence)
-        keypoints, scores = self.decode_tensors(presence.detach(),
-                                                offsets.detach())
+        if offsets is None:
+            keypoints, scores = self.decode_packed_tensors(presence.detach())
+        else:
+            self.check_grid(presence)
+            keypoints, scores = self.decode_tensors(presence.detach(),
+                                                    offsets.detach())
         keypoints = keypoints.float().cpu().numpy()
         scores = scores.float().cpu().numpy()
         return list(keypoints[:, None]), list(scores[:, None])

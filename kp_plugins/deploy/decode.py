@@ -5,7 +5,9 @@ ONNX (the TorchScript exporter), for every top-down head
 A kp_plugins head carries its export facts itself (``raw_output_names``,
 ``needs_bbox``: :class:`~kp_plugins.models.heads.base_head.KPBaseHead`) and
 its codec decodes in torch (``decode_tensors``, the very code the head's
-``predict`` runs), so nothing here repeats a kp_plugins decode. MMPose's
+``predict`` runs; a head with ``predict_tensors`` decodes in one pass from
+its features, :func:`estimator_outputs`), so nothing here repeats a
+kp_plugins decode. MMPose's
 heads carry neither: their raw output names are listed here
 (:data:`MMPOSE_HEAD_OUTPUTS`) and their codecs' decodes are written here
 once in torch (:data:`CODEC_DECODES`, keyed by codec), each reproducing
@@ -290,7 +292,10 @@ def estimator_outputs(model: nn.Module, inputs: Tensor,
                       input_bboxes: Optional[Tensor] = None,
                       raw: bool = False) -> Tuple[Tensor, ...]:
     """What an exported graph computes after normalization: backbone, neck,
-    head and (unless ``raw``) the in-graph decode.
+    head and (unless ``raw``) the in-graph decode: the head's
+    ``predict_tensors(feats)`` where it has one (``KPGridHead``: the decode
+    of its packed prediction, no pixel shuffle), else
+    :func:`decode_outputs` on its raw outputs.
 
     Args:
         model: a ``TopdownPoseEstimator``.
@@ -304,8 +309,11 @@ def estimator_outputs(model: nn.Module, inputs: Tensor,
     """
     head = model.head
     feats = model.extract_feat(inputs)
-    outputs = head(feats, input_bboxes) if head_spec(head).needs_bbox \
-        else head(feats)
+    needs_bbox = head_spec(head).needs_bbox
+    fused = getattr(head, 'predict_tensors', None)
+    if not raw and callable(fused):  # the head's own one-pass decode
+        return fused(feats, input_bboxes) if needs_bbox else fused(feats)
+    outputs = head(feats, input_bboxes) if needs_bbox else head(feats)
     if raw:
         return as_tuple(outputs)
     return decode_outputs(head, outputs, input_bboxes)

@@ -386,3 +386,161 @@ def test_grid_of_2_24_cells_is_rejected():
     with pytest.raises(ValueError, match='16777216 cells; the packed targets hold cell '
                        'indices as float32, exact below 2'):
         KPGridLabel((4096, 4096), (4096, 4096))
+
+
+# ------------------------------------------------- decode layouts and tables
+def decode_before_tables(codec, presence, offsets):
+    """KPGridLabel.decode_tensors as it was before the table decode (kept
+    verbatim as the reference): max over the flat grid, softmax, the window
+    mass by avg_pool2d, the cell from the flat index."""
+    gw = presence.shape[-1]
+    flat = presence.flatten(2)
+    best_logit, best = flat.max(dim=-1)
+    if codec.presence_normalization == 'softmax':
+        probs = flat.softmax(dim=-1).view_as(presence)
+        if codec.score_radius:
+            side = 2 * codec.score_radius + 1
+            probs = torch.nn.functional.avg_pool2d(
+                probs, side, stride=1, padding=codec.score_radius,
+                count_include_pad=True) * side ** 2
+        scores = probs.flatten(2).gather(-1, best[..., None])[..., 0]
+    else:
+        scores = best_logit.sigmoid()
+    index = best[:, :, None, None].expand(-1, -1, 2, 1)
+    best_offsets = offsets.flatten(3).gather(-1, index)[..., 0]
+    cell_xy = torch.stack(
+        [best % gw, torch.div(best, gw, rounding_mode='floor')],
+        dim=-1).to(offsets.dtype)
+    return (cell_xy + best_offsets) * offsets.new_tensor(codec.cell_size) - 0.5, scores
+
+
+def shuffle_by_loops(packed, rx, ry):
+    """The pixel shuffle of a packed prediction (B, K*3*ry*rx, Hf, Wf), one
+    element at a time: channel ((k*3 + j)*ry + sy)*rx + sx at (hy, wx) is
+    map j of keypoint k at cell (wx*rx + sx, hy*ry + sy)."""
+    b, c, hf, wf = packed.shape
+    k = c // (3 * rx * ry)
+    grid = np.zeros((b, k, 3, hf * ry, wf * rx), np.float32)
+    for kk in range(k):
+        for j in range(3):
+            for sy in range(ry):
+                for sx in range(rx):
+                    ch = ((kk * 3 + j) * ry + sy) * rx + sx
+                    for hy in range(hf):
+                        for wx in range(wf):
+                            grid[:, kk, j, hy * ry + sy, wx * rx + sx] = packed[:, ch, hy, wx]
+    return torch.from_numpy(grid[:, :, 0]), torch.from_numpy(grid[:, :, 1:])
+
+
+# (rx, ry) of the configs (2, 2) and the other upscale factors a grid head
+# can have; grid 24x32 (grid_r50) and 12x16 (the 128x96 configs)
+LAYOUTS = [((1, 1), (24, 32)), ((2, 2), (24, 32)), ((1, 2), (24, 32)),
+           ((2, 1), (12, 16)), ((2, 2), (12, 16))]
+
+
+@pytest.mark.parametrize('normalization', ['softmax', 'sigmoid'])
+@pytest.mark.parametrize('radius', [0, 1, 2])
+@pytest.mark.parametrize('upscale,grid', LAYOUTS)
+def test_table_decodes_equal_the_decode_before(upscale, grid, radius, normalization):
+    """decode_tensors (grid maps) and decode_packed_tensors (the head's
+    packed prediction) give the keypoints of the decode before them exactly
+    and its scores to float32 rounding, on random (tie-free) logits with the
+    best cell anywhere, corners and borders included."""
+    (rx, ry), (gw, gh) = upscale, grid
+    codec = KPGridLabel((gw * 8, gh * 8), grid, score_radius=radius,
+                        presence_normalization=normalization)
+    rng = np.random.RandomState(radius * 10 + rx + 3 * ry)
+    hf, wf = gh // ry, gw // rx
+    packed = rng.normal(0, 3, (3, 17 * 3 * rx * ry, hf, wf)).astype(np.float32)
+    presence, offsets = shuffle_by_loops(packed, rx, ry)
+    # best cells at the four corners and on the borders for some keypoints
+    for kk, (gy, gx) in enumerate([(0, 0), (0, gw - 1), (gh - 1, 0), (gh - 1, gw - 1),
+                                   (0, gw // 2), (gh // 2, 0)]):
+        presence[0, kk, gy, gx] = 30.0 + kk
+        packed[0, ((kk * 3) * ry + gy % ry) * rx + gx % rx, gy // ry, gx // rx] = 30.0 + kk
+    assert torch.equal(shuffle_by_loops(packed, rx, ry)[0], presence)
+    want_kpts, want_scores = decode_before_tables(codec, presence, offsets)
+    for kpts, scores in (codec.decode_tensors(presence, offsets),
+                         codec.decode_packed_tensors(torch.from_numpy(packed))):
+        assert torch.equal(kpts, want_kpts)
+        torch.testing.assert_close(scores, want_scores, atol=1e-6, rtol=0)
+    assert want_scores[0, :6].min() > 0.99  # the corner cells won
+    # batch_decode of either layout (what BaseHead.decode calls)
+    grid_k, grid_s = codec.batch_decode(presence, offsets)
+    packed_k, packed_s = codec.batch_decode(torch.from_numpy(packed))
+    np.testing.assert_array_equal(np.stack(packed_k), np.stack(grid_k))
+    np.testing.assert_allclose(np.stack(packed_s), np.stack(grid_s), atol=1e-6, rtol=0)
+
+
+def test_cell_tables_list_each_cell_and_its_window():
+    """For the packed layout of a 2x2 upscale the tables name, per stored
+    index, its cell and the stored indices of its 3x3 window (checked
+    against the layout formula cell by cell)."""
+    codec = KPGridLabel((48, 32), (6, 4))  # 8-pixel cells, grid 6 x 4
+    hf, wf, ry, rx = 2, 3, 2, 2
+    tables = codec.cell_tables((hf, wf, ry, rx), torch.device('cpu'), torch.float32)
+
+    def stored(gx, gy):
+        return ((gy % ry * rx + gx % rx) * hf + gy // ry) * wf + gx // rx
+
+    assert tables.cells.shape == (24, 2) and tables.near.shape == (24, 9)
+    for gy in range(4):
+        for gx in range(6):
+            i = stored(gx, gy)
+            assert tables.cells[i].tolist() == [gx, gy]
+            for w, (dy, dx) in enumerate((dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)):
+                inside = 0 <= gx + dx < 6 and 0 <= gy + dy < 4
+                assert tables.inside[i, w] == float(inside)
+                if inside:
+                    assert tables.near[i, w] == stored(gx + dx, gy + dy)
+
+
+def softmax_window_scores(presence, radius, temperature):
+    """Per keypoint: the softmax (numpy, float64) of logits / temperature,
+    summed over the window around the argmax cell."""
+    b, k, gh, gw = presence.shape
+    scores = np.zeros((b, k))
+    for i in range(b):
+        for j in range(k):
+            logits = presence[i, j].astype(np.float64) / temperature
+            p = np.exp(logits - logits.max())
+            p /= p.sum()
+            gy, gx = np.unravel_index(presence[i, j].argmax(), p.shape)
+            scores[i, j] = p[max(gy - radius, 0):gy + radius + 1,
+                             max(gx - radius, 0):gx + radius + 1].sum()
+    return scores
+
+
+def test_score_temperature_divides_the_logits_of_the_score():
+    rng = np.random.RandomState(1)
+    presence = rng.normal(0, 2, (2, 5, 16, 12)).astype(np.float32)
+    offsets = rng.uniform(0, 1, (2, 5, 2, 16, 12)).astype(np.float32)
+    default = KPGridLabel((96, 128), (12, 16)).decode(presence, offsets)
+    at_one = KPGridLabel((96, 128), (12, 16), score_temperature=1.0).decode(presence, offsets)
+    for a, b in zip(default, at_one):  # T = 1: the decode without T, bit for bit
+        np.testing.assert_array_equal(a, b)
+    kpts, scores = KPGridLabel((96, 128), (12, 16), score_temperature=2).decode(
+        presence, offsets)
+    np.testing.assert_array_equal(kpts, default[0])  # the argmax does not move
+    np.testing.assert_allclose(scores, softmax_window_scores(presence, 1, 2.0), atol=1e-6)
+    np.testing.assert_allclose(default[1], softmax_window_scores(presence, 1, 1.0), atol=1e-6)
+    assert (scores < default[1] - 1e-3).mean() > 0.5  # flatter: less mass near the peak
+    _, sig = KPGridLabel((96, 128), (12, 16), presence_normalization='sigmoid',
+                         score_temperature=2.0).decode(presence, offsets)
+    np.testing.assert_allclose(
+        sig, 1 / (1 + np.exp(-presence.reshape(2, 5, -1).max(-1) / 2)), rtol=1e-6)
+
+
+@pytest.mark.parametrize('value', [0, -1.0, float('inf'), float('nan'), '2', True, None])
+def test_bad_score_temperature_is_named(value):
+    with pytest.raises(ValueError, match='score_temperature must be a finite number > 0'):
+        KPGridLabel((96, 128), (12, 16), score_temperature=value)
+
+
+def test_packed_prediction_of_another_grid_is_refused():
+    codec = KPGridLabel((96, 128), (12, 16))
+    # a map of 4x3 (would need 4x4 cells per vector: 17 * 48 channels), 5 rows
+    # (do not tile 16), channels not K * 3 * 4, no batch dimension
+    for shape in [(1, 17 * 12, 4, 3), (1, 17 * 12, 5, 6), (1, 50, 8, 6), (17 * 12, 8, 6)]:
+        with pytest.raises(ValueError, match='packed prediction'):
+            codec.decode_packed_tensors(torch.zeros(shape))

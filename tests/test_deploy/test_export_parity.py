@@ -126,3 +126,38 @@ def test_fixed_batch_and_simplified_files_agree(tmp_path):
         assert dk <= KEYPOINT_TOL and ds <= SCORE_TOL, (path, dk, ds)
     assert OnnxPoseModel(fixed).batch_size == 2
     assert OnnxPoseModel(dynamic).batch_size is None
+
+
+def test_deployed_grid_export_predicts_what_the_model_did(tmp_path):
+    """tools/export_onnx.py exports the inference form (switch_to_deploy, as
+    mmdeploy does): the graph of the BatchNorm-folded KPGridHead decodes its
+    packed prediction in one pass (no pixel shuffle: no Transpose, which the
+    raw export's grid maps need) and reproduces the predict of the model
+    before folding, with non-trivial BatchNorm statistics in the head."""
+    model = build_model(TOPDOWN_CONFIGS['KPGridHead'])
+    gen = torch.Generator().manual_seed(0)
+    for bn in [m for m in model.head.modules() if isinstance(m, torch.nn.BatchNorm2d)]:
+        bn.running_mean.uniform_(-0.5, 0.5, generator=gen)
+        bn.running_var.uniform_(0.05, 0.5, generator=gen)
+        bn.weight.data.uniform_(0.5, 1.5, generator=gen)
+    crops, data, _ = crops_and_samples(model, 4, seed=1)
+    want_kpts, want_scores = torch_predict(model, data)
+    raw_path = str(tmp_path / 'grid_raw.onnx')
+    export(model, raw_path, raw=True)
+
+    model.switch_to_deploy()
+    assert not [m for m in model.head.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    path = str(tmp_path / 'grid_deployed.onnx')
+    export(model, path)
+
+    def head_ops(file):  # the nodes after the backbone
+        return [node.op_type for node in onnx.load(file).graph.node
+                if not node.name.startswith('/backbone/')]
+
+    ops = head_ops(path)
+    assert 'Transpose' in head_ops(raw_path) and 'Transpose' not in ops, ops
+    for n in (1, 4):
+        kpts, scores = run_ort(path, crops[:n], None)
+        dk, ds = max_diffs([kpts, scores], [want_kpts[:n], want_scores[:n]])
+        assert dk <= KEYPOINT_TOL and ds <= SCORE_TOL, (n, dk, ds)
+    assert np.ptp(want_kpts[..., 0]) > 1.0

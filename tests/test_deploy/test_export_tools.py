@@ -38,6 +38,9 @@ def quickstart_onnx(quickstart_ckpt, tmp_path_factory):
     res = run_tool(['tools/export_onnx.py', QUICKSTART, quickstart_ckpt, '--out', out])
     assert res.returncode == 0, res.stdout
     assert 'onnx.checker passed' in res.stdout and 'flip test is not in the graph' in res.stdout
+    # exported in the inference form, as mmdeploy does (the grid head's
+    # BatchNorm folded; the demo test below compares it with the torch model)
+    assert 'module head has been switched to deploy mode' in res.stdout, res.stdout
     line = [x for x in res.stdout.splitlines() if 'max |difference|' in x][0]
     diffs = [float(v.rstrip(',')) for v in line.split(':')[-1].split()[1::2]]
     assert max(diffs) < 1e-3, line

@@ -222,3 +222,25 @@ def test_kp_plugins_never_imports_mmdeploy():
                          '1.3.1: `pip install --no-deps mmdeploy==1.3.1 aenum`'
                          ' (docs/mmdeploy.md)')
     assert lines[-1] == 'KPEnd2EndModel'
+
+
+def test_mmdeploy_builds_the_grid_head_in_its_inference_form(tmp_path):
+    """mmdeploy's task processor builds the torch model it converts with
+    MMPose's switch_to_deploy: KPGridHead's BatchNorm is folded (what
+    torch2onnx traces), and the folded model predicts what init_model's
+    does."""
+    from mmdeploy.apis import build_task_processor
+    from mmpose.apis import init_model
+    cfg = model_config('KPGridHead')
+    checkpoint = str(tmp_path / 'model.pth')
+    save_random_checkpoint(cfg, checkpoint)
+    deploy_cfg = Config.fromfile(deploy_config_path(KP_DEPLOY, 'dynamic'))
+    processor = build_task_processor(cfg.copy(), deploy_cfg, 'cpu')
+    deployed = processor.build_pytorch_model(checkpoint)
+    assert deployed.head.deployed and not deployed.training
+    assert not [m for m in deployed.head.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    torch_model = init_model(cfg.copy(), checkpoint, device='cpu')
+    assert not torch_model.head.deployed
+    batch = topdown_batch(cfg, person_images())
+    for got, want in zip(predictions(deployed, batch), predictions(torch_model, batch)):
+        assert np.abs(got - want).max() <= 1e-4

@@ -260,6 +260,31 @@ class IdealHead:
         return self.outputs[view]
 
 
+def pack_grid_maps(head, outputs: tuple) -> torch.Tensor:
+    """KPGridHead's presence (B, K, Gh, Gw) and offsets (B, K, 2, Gh, Gw) as
+    its prediction conv lays them out before the pixel shuffle (what
+    ``forward_packed`` returns; the inverse of ``head.unpack``, written out
+    here from the layout in ``KPGridLabel.decode_packed_tensors``' docstring:
+    channel ``((k * 3 + j) * ry + sy) * rx + sx`` at ``(hy, wx)`` holds map
+    ``j`` of keypoint ``k`` at cell ``(wx * rx + sx, hy * ry + sy)``)."""
+    presence, offsets = outputs
+    maps = torch.cat([presence[:, :, None], offsets], dim=2)  # (B, K, 3, Gh, Gw)
+    b, k, _, gh, gw = maps.shape
+    rx, ry = head.upscale
+    hf, wf = gh // ry, gw // rx
+    packed = maps.view(b, k, 3, hf, ry, wf, rx).permute(0, 1, 2, 4, 6, 3, 5)
+    return packed.reshape(b, k * 3 * ry * rx, hf, wf)
+
+
+class IdealPackedHead(IdealHead):
+    """Replaces ``forward_packed`` of a head that predicts through it (the
+    grid head: ``forward`` unpacks it, ``predict`` without flip test decodes
+    it directly)."""
+
+    def __call__(self, feats, *args, **kwargs):
+        return pack_grid_maps(self.head, super().__call__(feats, *args, **kwargs))
+
+
 # ------------------------------------------------------------------ the test
 def build(config: str, ann_file: str, root: str, flip_test: bool):
     cfg = Config.fromfile(config)
@@ -302,13 +327,16 @@ def predict_all(dataset, model, batch_size: int = 8):
         # an input that differs from its mirror (the head tells them apart)
         inputs = (torch.arange(w, dtype=torch.float32) + 1000 * torch.arange(b)[:, None]
                   ).view(b, 1, 1, w).expand(b, 3, h, w).contiguous()
-        ideal = IdealHead(head, codec, inputs, samples, flip_indices)
-        head.forward = ideal
+        packed = hasattr(head, 'forward_packed')
+        ideal = (IdealPackedHead if packed else IdealHead)(head, codec, inputs, samples,
+                                                           flip_indices)
+        name = 'forward_packed' if packed else 'forward'
+        setattr(head, name, ideal)
         try:
             with torch.no_grad():
                 results += model.predict(inputs, samples)
         finally:
-            del head.forward
+            delattr(head, name)
         calls += ideal.calls
     return results, calls
 

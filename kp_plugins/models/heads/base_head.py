@@ -39,6 +39,12 @@ class KPBaseHead(BaseHead):
         needs_bbox: ``forward`` and the codec's ``decode_tensors`` take the
             person boxes (B, 4) ``xyxy`` in model-input pixels as their
             last argument.
+
+    A head may also define ``predict_tensors(feats)`` -> keypoints (B, K, 2)
+    in model-input pixels and scores (B, K): its ``predict`` without flip
+    test in one traceable pass (``KPGridHead``: the codec decodes the
+    prediction conv's output before the pixel shuffle); the in-graph decode
+    then uses it instead of ``forward`` + ``decode_tensors``.
     """
 
     raw_output_names: Tuple[str, ...] = ('coords', 'visibility_logits')

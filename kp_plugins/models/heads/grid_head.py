@@ -2,6 +2,7 @@ import logging
 from typing import Optional, Tuple
 
 import numpy as np
+import torch
 import torch.nn.functional as F
 from mmcv.cnn import ConvModule
 from mmengine.logging import print_log
@@ -16,6 +17,40 @@ from .base_head import KPBaseHead, LossConfigs
 #: Arguments that moved from ``KPGridHead`` to its codec ``KPGridLabel``
 #: (kp_plugins 0.2: the codec builds the whole target).
 MOVED_TO_CODEC = ('presence_sigma', 'offset_radius')
+
+
+def fold_batch_norm(module: ConvModule) -> None:
+    """Fold the BatchNorm of a ``ConvModule`` (conv -> norm order) into its
+    conv and drop it: ``w' = w * g / sqrt(v + eps)``, ``b' = (b - m) * g /
+    sqrt(v + eps) + beta`` with the running mean ``m`` and variance ``v``
+    (computed in float64), so the module computes its eval-mode output with
+    one convolution. A module without a norm is left as it is.
+
+    Raises:
+        ValueError: a norm that is not a BatchNorm with running statistics
+            and affine parameters, or that does not follow the conv.
+    """
+    if not module.with_norm:
+        return
+    bn, conv = module.norm, module.conv
+    if not isinstance(bn, nn.modules.batchnorm._BatchNorm) or \
+            bn.running_mean is None or not bn.affine or \
+            tuple(module.order[:2]) != ('conv', 'norm'):
+        raise ValueError(
+            f'cannot fold {type(bn).__name__} (order {module.order}) into '
+            'its conv: only a BatchNorm with running statistics and affine '
+            'parameters right after the conv folds')
+    scale = bn.weight.double() / (bn.running_var.double() + bn.eps).sqrt()
+    bias = conv.bias.double() if conv.bias is not None else torch.zeros_like(
+        scale)
+    weight = conv.weight.double() * scale.view(-1, *[1] * (conv.weight.dim() - 1))
+    bias = (bias - bn.running_mean.double()) * scale + bn.bias.double()
+    dtype = conv.weight.dtype
+    conv.weight = nn.Parameter(weight.to(dtype), conv.weight.requires_grad)
+    conv.bias = nn.Parameter(bias.to(dtype), conv.weight.requires_grad)
+    delattr(module, module.norm_name)
+    module.norm_name = None
+    module.with_norm = False
 
 
 @MODELS.register_module()
@@ -78,6 +113,8 @@ class KPGridHead(KPBaseHead):
     """
 
     raw_output_names = ('presence', 'offsets')
+    #: set by :meth:`switch_to_deploy` (BatchNorm folded, no training)
+    deployed = False
     _version = 2  # 2: pixel-centre cells (kp_plugins 0.2); see _load_from_state_dict
 
     def __init__(self,
@@ -252,6 +289,19 @@ class KPGridHead(KPBaseHead):
             presence logits (B, K, Gh, Gw) and offsets (B, K, 2, Gh, Gw) in
             grid units (``KPGridLabel``).
         """
+        return self.unpack(self.forward_packed(feats))
+
+    def forward_packed(self, feats: Tuple[Tensor]) -> Tensor:
+        """The prediction conv's output, before the pixel shuffle.
+
+        Args:
+            feats: as :meth:`forward`.
+
+        Returns:
+            (B, K * 3 * ry * rx, Hf, Wf), the layout
+            ``KPGridLabel.decode_packed_tensors`` decodes (:meth:`unpack`
+            shuffles it into the grid maps).
+        """
         x = feats[-1]
         if x.dim() != 4:
             raise ValueError('KPGridHead expects (B, C, H, W) features, got '
@@ -280,7 +330,7 @@ class KPGridHead(KPBaseHead):
             x = self.fuse_act(
                 F.interpolate(x, scale_factor=2, mode='nearest') +
                 self.lateral(lat))
-        b, _, hf, wf = x.shape
+        hf, wf = x.shape[-2:]
         rx, ry = self.upscale
         gw, gh = self.decoder.grid_size
         if (hf * ry, wf * rx) != (gh, gw):
@@ -291,20 +341,68 @@ class KPGridHead(KPBaseHead):
                 'and input size?')
         if self.depthwise:
             x = self.predict_dw(x)
-        out = self.predict_conv(x)
+        return self.predict_conv(x)
+
+    def unpack(self, packed: Tensor) -> Tuple[Tensor, Tensor]:
+        """The pixel shuffle: (B, K * 3 * ry * rx, Hf, Wf) from
+        :meth:`forward_packed` -> presence logits (B, K, Gh, Gw) and offsets
+        (B, K, 2, Gh, Gw)."""
+        b, _, hf, wf = packed.shape
+        rx, ry = self.upscale
         k = self.num_keypoints
         # (B, K*3*ry*rx, Hf, Wf) -> (B, K, 3, Hf*ry, Wf*rx)
-        out = out.view(b, k, 3, ry, rx, hf, wf).permute(0, 1, 2, 5, 3, 6, 4)
-        out = out.reshape(b, k, 3, gh, gw)
+        out = packed.view(b, k, 3, ry, rx, hf, wf).permute(0, 1, 2, 5, 3, 6, 4)
+        out = out.reshape(b, k, 3, hf * ry, wf * rx)
         return out[:, :, 0], out[:, :, 1:]
+
+    def predict_tensors(self, feats: Tuple[Tensor]) -> Tuple[Tensor, Tensor]:
+        """Keypoints and scores straight from the features (flip test off):
+        the codec decodes the prediction conv's output without the pixel
+        shuffle (``KPGridLabel.decode_packed_tensors``). What :meth:`predict`
+        runs without flip test and what an ONNX graph with the decode
+        computes (:mod:`kp_plugins.deploy.decode`).
+
+        Returns:
+            keypoints (B, K, 2) in model-input pixels and scores (B, K).
+        """
+        return self.decoder.decode_packed_tensors(self.forward_packed(feats))
+
+    def switch_to_deploy(self, test_cfg: OptConfigType = None) -> None:
+        """Inference form (MMPose's ``BasePoseEstimator.switch_to_deploy``
+        calls it, as mmdeploy does before an export): the BatchNorm of the
+        1x1 reduction and of the lateral projection is folded into their
+        convolutions (their eval-mode running statistics, so the outputs
+        stay those of the eval-mode head up to float rounding) and dropped.
+        Idempotent; the head can no longer be trained (``train()`` raises).
+        ``test_cfg`` is not used.
+        """
+        if self.deployed:
+            return
+        super().train(False)
+        for module in (self.reduce, getattr(self, 'lateral', None)):
+            if isinstance(module, ConvModule):
+                fold_batch_norm(module)
+        self.deployed = True
+
+    def train(self, mode: bool = True) -> 'KPGridHead':
+        """``nn.Module.train``; refused after :meth:`switch_to_deploy`."""
+        if mode and self.deployed:
+            raise RuntimeError(
+                'KPGridHead was switched to deploy mode (switch_to_deploy: '
+                'BatchNorm folded into the convolutions) and cannot be '
+                'trained; build the model again from its config and '
+                'checkpoint to train it')
+        return super().train(mode)
 
     def predict(self,
                 feats,
                 batch_data_samples: OptSampleList,
                 test_cfg: ConfigType = {}) -> Predictions:
         """Best cell + offset in model-input pixels, scored as the codec's
-        docstring says (softmax mass around the best cell); with ``test_cfg.flip_test`` the flipped
-        input's maps are mapped back and averaged before decoding.
+        docstring says (softmax mass around the best cell); with
+        ``test_cfg.flip_test`` the flipped input's maps are mapped back and
+        averaged before decoding, without it the codec decodes the packed
+        prediction (:meth:`predict_tensors`).
 
         Returns:
             per-sample ``InstanceData`` with ``keypoints`` (1, K, 2) and
@@ -318,9 +416,8 @@ class KPGridHead(KPBaseHead):
                 batch_data_samples[0].metainfo['flip_indices'])
             presence = (presence + presence_flip) * 0.5
             offsets = (offsets + offsets_flip) * 0.5
-        else:
-            presence, offsets = self.forward(feats)
-        return self.decode((presence, offsets))
+            return self.decode((presence, offsets))
+        return self.decode(self.forward_packed(feats))  # no pixel shuffle
 
     def loss(self,
              feats: Tuple[Tensor],

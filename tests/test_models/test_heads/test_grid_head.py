@@ -368,3 +368,131 @@ def test_fused_softmax_head_overfits_one_real_batch(coco_trainval):
           f'overfit: {result}')
     assert result['drop'] >= 0.5, result
     assert result['pck'] >= 0.95, result  # PCK@0.05
+
+
+# ------------------------------------------------------ inference form
+def randomize_batch_norms(module, seed=0):
+    """Non-trivial BatchNorm statistics and affine parameters (a fold that
+    ignored any of them, or used another eps, would change the outputs)."""
+    gen = torch.Generator().manual_seed(seed)
+    norms = [m for m in module.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    for bn in norms:
+        bn.running_mean.uniform_(-0.5, 0.5, generator=gen)
+        bn.running_var.uniform_(0.05, 0.5, generator=gen)
+        bn.weight.data.uniform_(0.5, 1.5, generator=gen)
+        bn.bias.data.uniform_(-0.3, 0.3, generator=gen)
+    return norms
+
+
+def random_head(cfg, seed=0):
+    """A head in eval mode with spread presence logits, offsets near the
+    cell centres (keypoints inside the input) and random BatchNorms."""
+    torch.manual_seed(seed)
+    head = MODELS.build(cfg)
+    head.init_weights()
+    weight = head.predict_conv.weight.data
+    torch.nn.init.normal_(weight, std=0.3)
+    torch.nn.init.normal_(head.predict_conv.bias, std=0.3)
+    rx, ry = head.upscale
+    weight.view(head.num_keypoints, 3, ry * rx, -1)[:, 1:] *= 0.05
+    head.offset_bias(head.predict_conv.bias.data)[:] = 0.5
+    randomize_batch_norms(head, seed)
+    return head.eval()
+
+
+def predictions(preds):
+    return (np.concatenate([p.keypoints for p in preds]),
+            np.concatenate([p.keypoint_scores for p in preds]))
+
+
+DEPLOY_CASES = {  # (head config, features)
+    'fused softmax': (fused_cfg(), fused_feats),
+    'stride-32 sigmoid': (head_cfg(), lambda: (torch.randn(2, 32, 4, 3), )),
+    'full 3x3 radius 2': (fused_cfg(depthwise=False, decoder=dict(CODEC, score_radius=2)),
+                          fused_feats),
+}
+
+
+@pytest.mark.parametrize('flip_test', [False, True])
+@pytest.mark.parametrize('case', sorted(DEPLOY_CASES))
+def test_switch_to_deploy_folds_batch_norm_and_predicts_the_same(case, flip_test):
+    cfg, make_feats = DEPLOY_CASES[case]
+    head = random_head(cfg)
+    torch.manual_seed(1)
+    feats = make_feats()
+    feats_flip = make_feats()
+    inputs = [feats, feats_flip] if flip_test else feats
+    samples = fake_samples(cfg['decoder'])
+    test_cfg = dict(flip_test=flip_test)
+    with torch.no_grad():
+        before = head.forward(feats)
+        want = predictions(head.predict(inputs, samples, test_cfg))
+    norms = [m for m in head.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert len(norms) == (2 if 'fuse_in_channels' in cfg else 1)
+
+    head.switch_to_deploy()
+    assert head.deployed and not head.training
+    assert not [m for m in head.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert head.reduce.conv.bias is not None and not head.reduce.with_norm
+    with torch.no_grad():
+        after = head.forward(feats)
+        got = predictions(head.predict(inputs, samples, test_cfg))
+    for a, b in zip(after, before):  # the raw maps, to float32 rounding
+        error = float((a - b).abs().max() / b.abs().max())
+        print(f'{case}: max |difference| / max |map| {error:.1e}')
+        assert error < 2e-6, error
+    np.testing.assert_allclose(got[0], want[0], atol=1e-4, rtol=0)
+    np.testing.assert_allclose(got[1], want[1], atol=1e-5, rtol=0)
+    assert np.ptp(want[0]) > 10  # not a degenerate (constant) prediction
+
+    state = {k: v.clone() for k, v in head.state_dict().items()}
+    head.switch_to_deploy()  # idempotent
+    assert all(torch.equal(v, head.state_dict()[k]) for k, v in state.items())
+    with pytest.raises(RuntimeError, match='switched to deploy mode.*cannot be trained'):
+        head.train()
+    head.eval()  # still allowed
+
+
+def test_estimator_switch_to_deploy_reaches_the_head():
+    """MMPose's BasePoseEstimator.switch_to_deploy (what mmdeploy calls)
+    folds the head; the estimator's predict is unchanged and it cannot be
+    trained any more."""
+    model = MODELS.build(dict(type='TopdownPoseEstimator', backbone=FUSED_BACKBONE,
+                              head=fused_cfg(), test_cfg=dict(flip_test=False)))
+    model.head.init_weights()
+    torch.nn.init.normal_(model.head.predict_conv.weight, std=0.3)
+    randomize_batch_norms(model.head)
+    model.eval()
+    samples = fake_samples(CODEC, batch=2)
+    inputs = torch.randn(2, 3, 128, 96)
+    with torch.no_grad():
+        want = [s.pred_instances for s in model.predict(inputs, samples)]
+    model.switch_to_deploy()
+    assert model.head.deployed
+    with torch.no_grad():
+        got = [s.pred_instances for s in model.predict(inputs, samples)]
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a.keypoints, b.keypoints, atol=1e-4, rtol=0)
+        np.testing.assert_allclose(a.keypoint_scores, b.keypoint_scores, atol=1e-5, rtol=0)
+    with pytest.raises(RuntimeError, match='cannot be trained'):
+        model.train()
+
+
+def test_predict_decodes_the_packed_prediction_as_the_grid_maps():
+    """predict without flip test (and predict_tensors, the ONNX graph's
+    decode) decode the prediction conv's output without the pixel shuffle:
+    the keypoints of the codec's decode of the shuffled maps, exactly."""
+    head = random_head(fused_cfg())
+    feats = fused_feats()
+    with torch.no_grad():
+        packed = head.forward_packed(feats)
+        presence, offsets = head.forward(feats)
+        kpts, scores = head.predict_tensors(feats)
+        preds = predictions(head.predict(feats, fake_samples(CODEC)))
+    assert packed.shape == (2, 17 * 3 * 2 * 2, 8, 6)
+    torch.testing.assert_close(head.unpack(packed)[0], presence, rtol=0, atol=0)
+    want_kpts, want_scores = head.decoder.decode_tensors(presence, offsets)
+    assert torch.equal(kpts, want_kpts)
+    torch.testing.assert_close(scores, want_scores, atol=1e-6, rtol=0)
+    np.testing.assert_array_equal(preds[0], kpts.numpy())
+    np.testing.assert_array_equal(preds[1], scores.numpy())
