@@ -88,7 +88,7 @@ def test_metadata_describes_the_model(tmp_path):
     assert props['head'] == 'KPGridHead'
     assert json.loads(props['input_size']) == [96, 128]
     assert json.loads(props['codec']) == dict(type='KPGridLabel', input_size=[96, 128],
-                                              grid_size=[12, 16])
+                                              grid_size=[12, 16], score_temperature=1.66)
     assert json.loads(props['flip_indices']) == list(model.dataset_meta['flip_indices'])
     names = json.loads(props['keypoint_names'])
     assert names[0] == 'nose' and names[16] == 'right_ankle' and len(names) == 17

@@ -213,9 +213,10 @@ def test_codec_and_encoder_must_agree(coco):
     cfg.model.head.decoder = dict(cfg.model.head.decoder, grid_size=[24, 32])
     message = problems(cfg)
     assert "the model's codec model.head.decoder=dict(type='KPGridLabel', input_size=(96, " \
-        "128), grid_size=[24, 32])" in message
+        "128), grid_size=[24, 32], score_temperature=1.66)" in message
     assert 'train_dataloader.dataset.pipeline[6] (GenerateTarget) encoder=dict(' \
-        "type='KPGridLabel', input_size=(96, 128), grid_size=(12, 16)), differ in grid_size" \
+        "type='KPGridLabel', input_size=(96, 128), grid_size=(12, 16), score_temperature=1.66), " \
+        "differ in grid_size" \
         in message
     assert 'Define the codec once' in message
     # lists and tuples are the same setting
