@@ -149,8 +149,9 @@ def main() -> None:
         codec.score_temperature = temperature
         return np.concatenate([decode_cells(*batch)[1].flatten().numpy() for batch in captured])
 
-    if scores_at(1.0).size != hits.size:
-        sys.exit(f'error: recorded {scores_at(1.0).size} keypoint scores but '
+    recorded = sum(int(presence.shape[0] * presence.shape[1]) for presence, _, _ in captured)
+    if recorded != hits.size:
+        sys.exit(f'error: recorded {recorded} keypoint scores but '
                  f'{hits.size} hit flags; run it in a single process')
     temperature, summary = fit_temperature(scores_at, hits)
     codec.score_temperature = fitted_with

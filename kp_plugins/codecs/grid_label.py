@@ -219,11 +219,17 @@ class KPGridLabel(BaseKeypointCodec):
         return (np.asarray(keypoints, dtype=np.float64) + 0.5) / np.array(
             self.cell_size, dtype=np.float64)
 
-    def neighbour_shifts(self) -> np.ndarray:
-        """(M, 2) ``(dx, dy)`` of the offset neighbourhood, row-major."""
-        steps = np.arange(-self.offset_radius, self.offset_radius + 1)
+    @staticmethod
+    def window_shifts(radius: int) -> np.ndarray:
+        """((2r + 1)^2, 2) ``(dx, dy)`` of the square window of radius
+        ``r``, row-major over ``dy, dx`` in ``[-r, r]``."""
+        steps = np.arange(-radius, radius + 1)
         dy, dx = np.meshgrid(steps, steps, indexing='ij')
         return np.stack([dx.ravel(), dy.ravel()], axis=-1)
+
+    def neighbour_shifts(self) -> np.ndarray:
+        """(M, 2) ``(dx, dy)`` of the offset neighbourhood, row-major."""
+        return self.window_shifts(self.offset_radius)
 
     # ------------------------------------------------------------ encode
     def encode(self,
@@ -406,9 +412,7 @@ class KPGridLabel(BaseKeypointCodec):
         gx, gy = wx * rx + sx, hy * ry + sy  # (G,) each
         near = inside = None
         if self.score_radius:
-            steps = np.arange(-self.score_radius, self.score_radius + 1)
-            dy, dx = (v.ravel() for v in np.meshgrid(steps, steps,
-                                                     indexing='ij'))
+            dx, dy = self.window_shifts(self.score_radius).T
             nx, ny = gx[:, None] + dx, gy[:, None] + dy  # (G, W)
             valid = (nx >= 0) & (nx < wf * rx) & (ny >= 0) & (ny < hf * ry)
             nx, ny = np.where(valid, nx, gx[:, None]), np.where(
