@@ -305,9 +305,12 @@ class KPGridLabel(BaseKeypointCodec):
             float64 from the float32 keypoint as a numpy encode would.
         """
         gw, gh = self.grid_size
+        mask = valid.to(torch.float32)
         if self.presence_sigma == 0:
-            presence = F.one_hot(keypoint_cells, gw * gh).to(torch.float32)
-            return presence * valid[..., None]
+            # one-hot * valid, without the int64 (N, K, G) of F.one_hot
+            presence = mask.new_zeros(*keypoint_cells.shape, gw * gh)
+            return presence.scatter_(-1, keypoint_cells[..., None],
+                                     mask[..., None])
         f64 = dict(dtype=torch.float64, device=keypoint_labels.device)
         grid_xy = (keypoint_labels.to(torch.float64) + 0.5) / torch.tensor(
             self.cell_size, **f64)
@@ -324,8 +327,12 @@ class KPGridLabel(BaseKeypointCodec):
             per_axis.append(torch.exp(-(d2 - d2_true) /
                                       (2 * self.presence_sigma ** 2)))
         gauss_x, gauss_y = per_axis  # (N, K, Gw), (N, K, Gh)
-        presence = (gauss_y[..., :, None] * gauss_x[..., None, :]).flatten(-2)
-        return (presence * valid[..., None]).to(torch.float32)
+        # the keypoint mask on one factor (both are finite and >= 0: the
+        # same zeros), the float64 product rounded once into float32
+        gauss_x = gauss_x * mask.to(torch.float64)[..., None]
+        presence = mask.new_empty(*mask.shape, gh, gw)
+        torch.mul(gauss_y[..., :, None], gauss_x[..., None, :], out=presence)
+        return presence.flatten(-2)
 
     # ------------------------------------------------------------ decode
     def check_grid(self, presence: Tensor) -> None:
@@ -366,6 +373,29 @@ class KPGridLabel(BaseKeypointCodec):
             dim=-1).to(offsets.dtype)
         cell_size = offsets.new_tensor(self.cell_size)
         return (cell_xy + best_offsets) * cell_size - 0.5, scores
+
+    def decode_keypoints(self, presence: Tensor, offsets: Tensor) -> Tensor:
+        """The keypoints of :meth:`decode_tensors` without its scores (whose
+        softmax and window sums cost more than the rest): what the training
+        accuracy needs.
+
+        Args:
+            presence: (B, K, Gh, Gw) presence logits.
+            offsets: (B, K, 2, Gh, Gw) in-cell offsets, grid units.
+
+        Returns:
+            keypoints (B, K, 2) in model-input pixels, the best cell plus
+            its offset.
+        """
+        gw = presence.shape[-1]
+        _, best = presence.flatten(2).max(dim=-1)  # (B, K)
+        index = best[:, :, None, None].expand(-1, -1, 2, 1)
+        best_offsets = offsets.flatten(3).gather(-1, index)[..., 0]
+        cell_xy = torch.stack(
+            [best % gw, torch.div(best, gw, rounding_mode='floor')],
+            dim=-1).to(offsets.dtype)
+        cell_size = offsets.new_tensor(self.cell_size)
+        return (cell_xy + best_offsets) * cell_size - 0.5
 
     def soft_decode(self, presence: Tensor, offsets: Tensor) -> Tensor:
         """Differentiable keypoints (B, K, 2) in model-input pixels: the
