@@ -12,13 +12,13 @@ steps interleaved, so a change of load hits both):
 
 - ``backbone``: ``model.extract_feat`` of the preprocessed batch;
 - ``head.loss``: the whole ``head.loss`` (its forward included), split into
-  ``head forward``, ``targets`` (label gathering; the grid's
-  ``KPGridLabel.unpack``, which builds the presence target),
-  ``presence loss``, ``offset loss``, ``soft decode + OKS`` (the grid's
-  ``soft_decode`` and coordinate losses), ``loss`` (SimCC's
-  ``KLDiscretLoss``), ``acc_pose`` (the grid: its argmax decode and PCK;
-  SimCC: ``simcc_pck_accuracy``), and ``rest`` (what the parts leave: the
-  offset gathering, glue);
+  ``head forward``, ``targets`` (the grid's label gathering and
+  ``KPGridLabel.unpack``, which builds the presence target; SimCC gathers
+  its labels inline, in ``rest``), ``presence loss``, ``offset loss``,
+  ``soft decode + OKS`` (the grid's ``soft_decode`` and coordinate losses),
+  ``loss`` (SimCC's ``KLDiscretLoss``), ``acc_pose`` (the grid: its argmax
+  decode and PCK; SimCC: ``simcc_pck_accuracy``), and ``rest`` (what the
+  parts leave: the offset gathering, glue);
 - ``backward``: of the summed losses, through the whole model;
 - ``optimizer``: the optimizer wrapper's ``step`` and ``zero_grad`` (Adam);
 - ``loss backward``: on its own, not part of the step: the backward of
@@ -106,10 +106,12 @@ def instrument(model, timer: Timer) -> None:
         timer.wrap(loss, 'forward', 'offset loss')
     timer.wrap(decoder, 'soft_decode', 'soft decode + OKS')
     timer.wrap(head, 'coordinate_losses', 'soft decode + OKS')
-    # acc_pose, before (numpy decode + MMPose's PCK) and after (in torch)
+    # acc_pose: before issue #26 item 3, the numpy decode and MMPose's PCK;
+    # after, the argmax decode and the PCK in torch
     timer.wrap(decoder, 'batch_decode', 'acc_pose')
     timer.wrap(head, 'pck_accuracy', 'acc_pose')
-    timer.wrap(head, 'accuracy', 'acc_pose')
+    timer.wrap(decoder, 'decode_keypoints', 'acc_pose')
+    timer.wrap(head, 'pck_accuracy_tensors', 'acc_pose')
 
 
 def build(approach: str, batch: int, rng: np.random.RandomState):
@@ -177,10 +179,13 @@ def main() -> None:
                         help='steps timed per model (after two warm-ups)')
     parser.add_argument('--clock', choices=('cpu', 'wall'), default='cpu',
                         help='process CPU time (default) or wall time')
+    parser.add_argument('--threads', type=int, default=1,
+                        help='torch threads (default 1: the comparison; the '
+                        'CPU time of several threads adds up)')
     args = parser.parse_args()
     global CLOCK
     CLOCK = time.process_time if args.clock == 'cpu' else time.perf_counter
-    torch.set_num_threads(1)
+    torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     init_default_scope('mmpose')
     MMLogger.get_current_instance().setLevel(logging.WARNING)  # init_weights' log
