@@ -135,9 +135,9 @@ def main() -> None:
     captured = []
     decode_cells = codec.decode_cells
 
-    def recording(presence, offsets, layout):
+    def recording(presence, offsets, layout, with_scores=True):
         captured.append((presence.detach().clone(), offsets.detach().clone(), layout))
-        return decode_cells(presence, offsets, layout)
+        return decode_cells(presence, offsets, layout, with_scores)
 
     codec.decode_cells = recording
     runner.test()

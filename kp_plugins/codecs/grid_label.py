@@ -3,7 +3,6 @@ from typing import Dict, List, NamedTuple, Optional, Tuple, Union
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from mmpose.codecs.base import BaseKeypointCodec
 from mmpose.registry import KEYPOINT_CODECS
 from torch import Tensor
@@ -361,9 +360,12 @@ class KPGridLabel(BaseKeypointCodec):
             float64 from the float32 keypoint as a numpy encode would.
         """
         gw, gh = self.grid_size
+        mask = valid.to(torch.float32)
         if self.presence_sigma == 0:
-            presence = F.one_hot(keypoint_cells, gw * gh).to(torch.float32)
-            return presence * valid[..., None]
+            # one-hot * valid, without the int64 (N, K, G) of F.one_hot
+            presence = mask.new_zeros(*keypoint_cells.shape, gw * gh)
+            return presence.scatter_(-1, keypoint_cells[..., None],
+                                     mask[..., None])
         f64 = dict(dtype=torch.float64, device=keypoint_labels.device)
         grid_xy = (keypoint_labels.to(torch.float64) + 0.5) / torch.tensor(
             self.cell_size, **f64)
@@ -380,8 +382,12 @@ class KPGridLabel(BaseKeypointCodec):
             per_axis.append(torch.exp(-(d2 - d2_true) /
                                       (2 * self.presence_sigma ** 2)))
         gauss_x, gauss_y = per_axis  # (N, K, Gw), (N, K, Gh)
-        presence = (gauss_y[..., :, None] * gauss_x[..., None, :]).flatten(-2)
-        return (presence * valid[..., None]).to(torch.float32)
+        # the keypoint mask on one factor (both are finite and >= 0: the
+        # same zeros), the float64 product rounded once into float32
+        gauss_x = gauss_x * mask.to(torch.float64)[..., None]
+        presence = mask.new_empty(*mask.shape, gh, gw)
+        torch.mul(gauss_y[..., :, None], gauss_x[..., None, :], out=presence)
+        return presence.flatten(-2)
 
     # ------------------------------------------------------------ decode
     def check_grid(self, presence: Tensor) -> None:
@@ -428,7 +434,8 @@ class KPGridLabel(BaseKeypointCodec):
                                       device=device))
 
     def decode_cells(self, presence: Tensor, offsets: Tensor,
-                     layout: CellLayout) -> Tuple[Tensor, Tensor]:
+                     layout: CellLayout, with_scores: bool = True
+                     ) -> Tuple[Tensor, Optional[Tensor]]:
         """The decode, on cells stored in ``layout`` (:data:`CellLayout`):
         the best cell (argmax of the logits), its offset, and its score.
 
@@ -436,13 +443,17 @@ class KPGridLabel(BaseKeypointCodec):
             presence: (B, K, G) presence logits.
             offsets: (B, K, 2, G) in-cell offsets, grid units.
             layout: how the ``G`` cells are stored.
+            with_scores: ``False`` skips the scores (their softmax and
+                window sums cost more than the rest) and returns ``None``.
 
         Returns:
             keypoints (B, K, 2) in model-input pixels and scores (B, K).
         """
         tables = self.cell_tables(layout, presence.device, offsets.dtype)
         temperature = self.score_temperature
-        if self.presence_normalization == 'softmax':
+        if not with_scores:
+            best, scores = presence.argmax(dim=-1), None
+        elif self.presence_normalization == 'softmax':
             best = presence.argmax(dim=-1)  # (B, K)
             probs = (presence if temperature == 1.0 else
                      presence / temperature).softmax(dim=-1)
@@ -518,6 +529,23 @@ class KPGridLabel(BaseKeypointCodec):
         k, layout = self.packed_layout(packed)
         maps = packed.reshape(packed.shape[0], k, 3, -1)  # (B, K, 3, G)
         return self.decode_cells(maps[:, :, 0], maps[:, :, 1:], layout)
+
+    def decode_keypoints(self, presence: Tensor, offsets: Tensor) -> Tensor:
+        """The keypoints of :meth:`decode_tensors` without its scores (whose
+        softmax and window sums cost more than the rest): what the training
+        accuracy needs.
+
+        Args:
+            presence: (B, K, Gh, Gw) presence logits.
+            offsets: (B, K, 2, Gh, Gw) in-cell offsets, grid units.
+
+        Returns:
+            keypoints (B, K, 2) in model-input pixels, the best cell plus
+            its offset.
+        """
+        gh, gw = presence.shape[-2:]
+        return self.decode_cells(presence.flatten(2), offsets.flatten(3),
+                                 (gh, gw, 1, 1), with_scores=False)[0]
 
     def soft_decode(self, presence: Tensor, offsets: Tensor) -> Tensor:
         """Differentiable keypoints (B, K, 2) in model-input pixels: the

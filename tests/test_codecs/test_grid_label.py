@@ -5,6 +5,7 @@ from typing import Optional
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -544,3 +545,134 @@ def test_packed_prediction_of_another_grid_is_refused():
     for shape in [(1, 17 * 12, 4, 3), (1, 17 * 12, 5, 6), (1, 50, 8, 6), (17 * 12, 8, 6)]:
         with pytest.raises(ValueError, match='packed prediction'):
             codec.decode_packed_tensors(torch.zeros(shape))
+
+# ------------------------------------------------------------ the loss's codec methods
+# issue #26 item 3: the presence target and the soft decode the training loss
+# calls were made cheaper; the implementations before (main 02db1aa), copied
+# with ``self`` -> ``codec``, are their oracles (also those of
+# tests/test_models/test_heads/test_grid_head.py, loaded from this file).
+def _current_build_presence_target(codec: KPGridLabel, keypoint_labels: torch.Tensor,
+                                   keypoint_cells: torch.Tensor,
+                                   valid: torch.Tensor) -> torch.Tensor:
+    """``KPGridLabel.build_presence_target`` before issue #26 item 3."""
+    gw, gh = codec.grid_size
+    if codec.presence_sigma == 0:
+        presence = F.one_hot(keypoint_cells, gw * gh).to(torch.float32)
+        return presence * valid[..., None]
+    f64 = dict(dtype=torch.float64, device=keypoint_labels.device)
+    grid_xy = (keypoint_labels.to(torch.float64) + 0.5) / torch.tensor(
+        codec.cell_size, **f64)
+    grid_xy = grid_xy.where(valid[..., None], grid_xy.new_tensor(0.5))
+    true_centre = torch.stack(
+        [keypoint_cells % gw,
+         torch.div(keypoint_cells, gw, rounding_mode='floor')],
+        dim=-1).to(torch.float64) + 0.5
+    per_axis = []
+    for axis, cells in ((0, gw), (1, gh)):
+        u = grid_xy[..., axis, None]  # (N, K, 1)
+        d2 = (torch.arange(cells, **f64) + 0.5 - u) ** 2
+        d2_true = (true_centre[..., axis, None] - u) ** 2
+        per_axis.append(torch.exp(-(d2 - d2_true) /
+                                  (2 * codec.presence_sigma ** 2)))
+    gauss_x, gauss_y = per_axis  # (N, K, Gw), (N, K, Gh)
+    presence = (gauss_y[..., :, None] * gauss_x[..., None, :]).flatten(-2)
+    return (presence * valid[..., None]).to(torch.float32)
+
+
+def _current_soft_decode(codec: KPGridLabel, presence: torch.Tensor,
+                         offsets: torch.Tensor) -> torch.Tensor:
+    """``KPGridLabel.soft_decode`` before issue #26 item 3: the
+    expectation of the (B, K, 2, G) positions."""
+    _, _, gh, gw = presence.shape
+    probs = presence.flatten(2).softmax(dim=-1)  # (B, K, G)
+    ys, xs = torch.meshgrid(
+        torch.arange(gh, device=presence.device, dtype=offsets.dtype),
+        torch.arange(gw, device=presence.device, dtype=offsets.dtype),
+        indexing='ij')
+    cells = torch.stack([xs.flatten(), ys.flatten()])  # (2, G)
+    points = (cells + offsets.flatten(3)) * offsets.new_tensor(
+        codec.cell_size)[:, None] - 0.5  # (B, K, 2, G)
+    return (points * probs[:, :, None]).sum(dim=-1)
+
+
+def _current_unpack(codec: KPGridLabel, grid_targets: torch.Tensor) -> dict:
+    """``KPGridLabel.unpack`` of a tensor before issue #26 item 3 (its
+    presence target from :func:`_current_build_presence_target`)."""
+    packed = torch.as_tensor(grid_targets)
+    m = codec.num_neighbours
+    targets = {name: packed[..., where]
+               for name, where in codec.target_layout().items()}
+    targets['keypoint_weights'] = targets['keypoint_weights'][..., 0]
+    targets['offset_targets'] = targets['offset_targets'].unflatten(-1, (m, 2))
+    targets['offset_cells'] = targets['offset_cells'].long()
+    targets['keypoint_cells'] = targets['offset_cells'][..., m // 2]
+    targets['keypoint_offsets'] = targets['offset_targets'][..., m // 2, :]
+    targets['presence_target'] = _current_build_presence_target(
+        codec, targets['keypoint_labels'], targets['keypoint_cells'],
+        targets['keypoint_weights'] > 0)
+    return targets
+
+
+@settings(max_examples=100, deadline=None)
+@given(packed_case())
+def test_presence_target_equals_the_implementation_before(case):
+    """The cheaper ``build_presence_target`` (one-hot by scatter; the mask
+    on one Gaussian factor, the float64 product rounded straight into
+    float32) gives the target of the implementation before bit for bit,
+    and ``unpack`` all its targets: edge, border, outside and unlabelled
+    keypoints, sigma 0 and > 0, radii 0-3."""
+    input_size, grid_size, keypoints, visible, sigma, radius = case
+    codec = KPGridLabel(input_size, grid_size, presence_sigma=sigma, offset_radius=radius)
+    packed = torch.from_numpy(codec.encode(keypoints, visible)['grid_targets'])
+    targets, current = codec.unpack(packed), _current_unpack(codec, packed)
+    assert sorted(targets) == sorted(current)
+    for name, value in current.items():
+        assert (targets[name].dtype, targets[name].shape) == (value.dtype, value.shape)
+        assert torch.equal(targets[name], value), name
+    valid = targets['keypoint_weights'] > 0
+    got = codec.build_presence_target(targets['keypoint_labels'], targets['keypoint_cells'],
+                                      valid)
+    assert torch.equal(got, current['presence_target'])
+    assert not got[~valid].any()
+
+
+@pytest.mark.parametrize('scale', [0.1, 3.0, 30.0])
+@pytest.mark.parametrize('grid_size', [(12, 16), (3, 1), (24, 32)])
+def test_soft_decode_equals_the_implementation_before(scale, grid_size):
+    """``soft_decode`` (kept: two products with the softmax instead of the
+    (B, K, 2, G) positions were no faster and less exact) gives the values
+    and gradients of the implementation before bit for bit."""
+    codec = KPGridLabel((grid_size[0] * 8, grid_size[1] * 8), grid_size)
+    gw, gh = grid_size
+    torch.manual_seed(0)
+    inputs = (torch.randn(8, 17, gh, gw) * scale, torch.rand(8, 17, 2, gh, gw) * 1.4 - 0.2)
+    weights = torch.randn(8, 17, 2)
+
+    def run(decode):
+        leaves = [x.clone().requires_grad_() for x in inputs]
+        points = decode(codec, *leaves)
+        return [points] + list(torch.autograd.grad((points * weights).sum(), leaves))
+
+    for got, want in zip(run(KPGridLabel.soft_decode), run(_current_soft_decode)):
+        assert torch.equal(got, want)
+
+
+@pytest.mark.parametrize('grid_size', [(12, 16), (1, 1), (5, 3)])
+def test_decode_keypoints_are_those_of_decode_tensors(grid_size):
+    """``decode_keypoints`` (the training accuracy's decode) gives the
+    keypoints of ``decode_tensors`` bit for bit: random logits, tied ones
+    (the same best cell), NaN logits, float64."""
+    gw, gh = grid_size
+    codec = KPGridLabel((gw * 8, gh * 6), grid_size)
+    torch.manual_seed(0)
+    presence = torch.randn(6, 17, gh, gw)
+    presence[1] = 0.0  # every cell tied
+    presence[2, :, gh // 2] = 5.0  # a tied row
+    presence[3, 4, 0, -1] = float('nan')
+    offsets = torch.rand(6, 17, 2, gh, gw) * 1.4 - 0.2
+    for dtype in (torch.float32, torch.float64):
+        p, o = presence.to(dtype), offsets.to(dtype)
+        got = codec.decode_keypoints(p, o)
+        want, _ = codec.decode_tensors(p, o)
+        assert got.dtype == want.dtype == dtype and got.shape == (6, 17, 2)
+        assert torch.equal(got.nan_to_num(-1e9), want.nan_to_num(-1e9))

@@ -1,7 +1,6 @@
 import logging
 from typing import Optional, Tuple
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from mmcv.cnn import ConvModule
@@ -425,7 +424,10 @@ class KPGridHead(KPBaseHead):
              train_cfg: ConfigType = {}) -> dict:
         """Presence, offset and optional decoded-coordinate losses, and
         ``acc_pose``, against the codec's packed ``grid_targets`` read back
-        by ``KPGridLabel.unpack`` (which builds the presence target)."""
+        by ``KPGridLabel.unpack`` (which builds the presence target).
+        ``acc_pose`` is MMPose's (PCK@0.05 of the input size) of the
+        argmax decode (``KPGridLabel.decode_keypoints``), computed in torch
+        (``pck_accuracy_tensors``)."""
         presence, offsets = self.forward(feats)
         b, k = presence.shape[:2]
         targets = self.decoder.unpack(
@@ -463,9 +465,8 @@ class KPGridHead(KPBaseHead):
                     self.decoder.soft_decode(presence, offsets), labels,
                     weights, areas))
 
-        pred_px, _ = self.decoder.batch_decode(presence, offsets)
-        losses['acc_pose'] = self.pck_accuracy(
-            np.concatenate(pred_px),
-            labels.cpu().numpy(), (weights > 0).cpu().numpy(),
-            self.decoder.input_size, presence.device)
+        pred_px = self.decoder.decode_keypoints(presence.detach(),
+                                                offsets.detach())
+        losses['acc_pose'] = self.pck_accuracy_tensors(
+            pred_px, labels, weights > 0, self.decoder.input_size)
         return losses

@@ -109,15 +109,20 @@ def test_offset_loss_is_l1_on_the_codec_cells():
 
 
 @functools.lru_cache(maxsize=None)
-def _reference_encode():
-    """``KPGridLabel.encode`` before its targets were packed (issue #26):
-    the oracle kept in tests/test_codecs/test_grid_label.py."""
+def _codec_oracles():
+    """tests/test_codecs/test_grid_label.py as a module: the codec oracles
+    kept there."""
     path = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))),
                     'test_codecs', 'test_grid_label.py')
     spec = importlib.util.spec_from_file_location('grid_label_reference', path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module._reference_encode
+    return module
+
+
+def _reference_encode():
+    """``KPGridLabel.encode`` before its targets were packed (issue #26)."""
+    return _codec_oracles()._reference_encode
 
 
 def _reference_loss(head, feats, targets: dict) -> dict:
@@ -496,3 +501,150 @@ def test_predict_decodes_the_packed_prediction_as_the_grid_maps():
     torch.testing.assert_close(scores, want_scores, atol=1e-6, rtol=0)
     np.testing.assert_array_equal(preds[0], kpts.numpy())
     np.testing.assert_array_equal(preds[1], scores.numpy())
+
+# ------------------------------------------------------------ issue #26 item 3
+def _current_loss(head, feats, batch_data_samples) -> dict:
+    """``KPGridHead.loss`` before issue #26 item 3 (main 02db1aa), copied
+    with ``self`` -> ``head``: the codec's ``unpack`` (its presence target)
+    and ``soft_decode`` of then from test_grid_label.py's copies, and
+    ``acc_pose`` through the codec's numpy ``batch_decode`` and MMPose's
+    ``keypoint_pck_accuracy`` (``KPBaseHead.pck_accuracy``)."""
+    oracles = _codec_oracles()
+    presence, offsets = head.forward(feats)
+    b, k = presence.shape[:2]
+    targets = oracles._current_unpack(
+        head.decoder, head.gather_labels(batch_data_samples, 'grid_targets'))
+    weights = targets['keypoint_weights']
+    labels = targets['keypoint_labels']
+    presence_target = targets['presence_target']
+    losses = {
+        loss.loss_name: loss(presence.flatten(2),
+                             presence_target.to(presence.dtype))
+        for loss in head.presence_losses
+    }
+
+    near_cells = targets['offset_cells']
+    near_targets = targets['offset_targets']
+    near_weights = targets['offset_weights']
+    m = near_cells.shape[-1]
+    pred_offsets = offsets.flatten(3).gather(
+        -1, near_cells.view(b, k, 1, m).expand(-1, -1, 2, -1))
+    pred_offsets = pred_offsets.permute(0, 1, 3, 2).reshape(b, k * m, 2)
+    for loss in head.offset_losses:
+        losses[loss.loss_name] = loss(pred_offsets,
+                                      near_targets.reshape(b, k * m, 2),
+                                      near_weights.reshape(b, k * m))
+
+    if len(head.coord_losses):
+        areas = None
+        if any(x.requires_area
+               for x in head.coord_losses):
+            areas = head.gather_labels(batch_data_samples, 'areas',
+                                       'needed by the OKS loss')
+        losses.update(
+            head.coordinate_losses(
+                head.coord_losses,
+                oracles._current_soft_decode(head.decoder, presence, offsets),
+                labels, weights, areas))
+
+    pred_px, _ = head.decoder.batch_decode(presence, offsets)
+    losses['acc_pose'] = head.pck_accuracy(
+        np.concatenate(pred_px),
+        labels.cpu().numpy(), (weights > 0).cpu().numpy(),
+        head.decoder.input_size, presence.device)
+    return losses
+
+
+def near_ideal_outputs(head, samples, seed: int = 0):
+    """Head outputs (presence logits, offsets) for ``samples``: random
+    logits with the true cell of 2 in 3 keypoints raised, offsets at the
+    true offsets plus noise of about the PCK@0.05 radius, so that
+    ``acc_pose`` is neither 0 nor 1."""
+    torch.manual_seed(seed)
+    targets = head.decoder.unpack(head.gather_labels(samples, 'grid_targets'))
+    b, k = targets['keypoint_weights'].shape
+    gw, gh = head.decoder.grid_size
+    presence = torch.randn(b, k, gh * gw)
+    offsets = torch.rand(b, k, 2, gh * gw)
+    raise_it = torch.rand(b, k) < 2 / 3
+    cells = targets['keypoint_cells']
+    presence.scatter_add_(-1, cells[..., None], 8.0 * raise_it[..., None].float())
+    near = targets['keypoint_offsets'] + torch.randn(b, k, 2) * 0.5
+    offsets.scatter_(-1, cells[:, :, None, None].expand(-1, -1, 2, 1), near[..., None])
+    return presence.view(b, k, gh, gw), offsets.view(b, k, 2, gh, gw)
+
+
+CURRENT_CASES = {
+    'bce-onehot-r1': head_cfg(),
+    'bce-onehot-r0': head_cfg(decoder=dict(BCE_CODEC, offset_radius=0)),
+    'softmax-sigma1-r1': fused_cfg(),
+    'softmax-sigma2.5-r2': fused_cfg(decoder=dict(CODEC, presence_sigma=2.5, offset_radius=2)),
+    'softmax-onehot-r0': fused_cfg(decoder=dict(CODEC, presence_sigma=0.0, offset_radius=0)),
+    'softmax-sigma1-r1-no-oks': fused_cfg(coord_loss=None),
+}
+
+
+@pytest.mark.parametrize('name', list(CURRENT_CASES))
+def test_losses_and_gradients_equal_the_implementation_before(name):
+    """``head.loss`` (the presence target built cheaper, ``acc_pose`` in
+    torch) gives every loss, ``acc_pose`` (its dtype too) and every loss's
+    gradient w.r.t. the head outputs of the implementation before, bit for
+    bit: a batch with unlabelled, out-of-input, corner and cell-border
+    keypoints; random outputs and outputs near the truth (``acc_pose``
+    strictly between 0 and 1)."""
+    cfg = CURRENT_CASES[name]
+    head = MODELS.build(cfg)
+    head.init_weights()
+    samples, _ = packed_and_reference_batch(cfg['decoder'], batch=8, seed=3)
+    accuracies = []
+    for outputs in (near_ideal_outputs(head, samples),
+                    head.forward(fused_feats(8) if 'fuse_in_channels' in cfg
+                                 else (torch.randn(8, 32, 4, 3),))):
+        leaves = tuple(x.detach().requires_grad_() for x in outputs)
+        head.forward = lambda feats: leaves
+        got = head.loss(None, samples)
+        want = _current_loss(head, None, samples)
+        assert sorted(got) == sorted(want)
+        assert len(got) == 4 - ('coord_loss' in cfg and cfg['coord_loss'] is None)
+        for key, value in want.items():
+            assert got[key].dtype == value.dtype, key
+            assert torch.equal(got[key], value), (key, got[key], value)
+            if key.startswith('loss'):
+                for g, w in zip(torch.autograd.grad(got[key], leaves, allow_unused=True),
+                                torch.autograd.grad(value, leaves, allow_unused=True)):
+                    assert (g is None) == (w is None), key
+                    assert g is None or torch.equal(g, w), key
+        accuracies.append(float(want['acc_pose']))
+    assert 0.2 < accuracies[0] < 0.9, accuracies
+
+
+def test_acc_pose_in_torch_is_mmpose_pck():
+    """``pck_accuracy_tensors`` equals ``pck_accuracy`` (MMPose's
+    ``keypoint_pck_accuracy``, PCK@0.05 of the input size), its value and
+    dtype: normalized distances exactly at the float32 threshold and a few
+    ulps either side, NaN predictions, keypoints no instance counts, no
+    keypoint at all, one instance."""
+    head = MODELS.build(head_cfg())
+    rng = np.random.RandomState(0)
+    w = INPUT_SIZE[0]
+    thr = np.float32(0.05)
+    gt = rng.uniform(0, 96, (32, 17, 2)).astype(np.float32)
+    gt[:, :, 0] = rng.randint(0, 4, (32, 17)) * 8  # x + r * w exact below 128
+    ulps = rng.randint(-3, 4, (32, 17))
+    radius = (thr + ulps * np.spacing(thr)).astype(np.float32)
+    radius[rng.rand(32, 17) < 0.3] = 0.2
+    pred = gt + np.stack([radius * np.float32(w), np.zeros_like(radius)], -1)
+    distances = np.abs(pred - gt)[..., 0] / np.float32(w)
+    assert (distances == thr).sum() > 10 and (distances < thr).sum() > 10
+    pred[3, 4] = np.nan
+    mask = rng.rand(32, 17) > 0.3
+    mask[:, 5] = False
+    values = []
+    for m in (mask, np.zeros_like(mask), mask[:1]):
+        p, g = pred[:len(m)], gt[:len(m)]
+        want = head.pck_accuracy(p, g, m, INPUT_SIZE, torch.device('cpu'))
+        got = head.pck_accuracy_tensors(torch.from_numpy(p), torch.from_numpy(g),
+                                        torch.from_numpy(m), INPUT_SIZE)
+        assert got.dtype == want.dtype and torch.equal(got, want), (got, want)
+        values.append(float(want))
+    assert 0.2 < values[0] < 0.9 and values[1] == 0, values
