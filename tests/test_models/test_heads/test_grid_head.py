@@ -125,10 +125,11 @@ def _reference_encode():
     return _codec_oracles()._reference_encode
 
 
-def _reference_loss(head, feats, targets: dict) -> dict:
+def _reference_loss(head, feats, targets: dict, soft_decode=None) -> dict:
     """``KPGridHead.loss`` before the targets were packed (issue #26), its
     body with every ``gather_labels(batch_data_samples, name)`` read from
-    ``targets[name]`` (the batched reference targets)."""
+    ``targets[name]`` (the batched reference targets); ``soft_decode``
+    (default the codec's) feeds the coordinate losses."""
     presence, offsets = head.forward(feats)
     b, k = presence.shape[:2]
     weights = targets['keypoint_weights']
@@ -160,8 +161,8 @@ def _reference_loss(head, feats, targets: dict) -> dict:
         losses.update(
             head.coordinate_losses(
                 head.coord_losses,
-                head.decoder.soft_decode(presence, offsets), labels,
-                weights, areas))
+                (soft_decode or head.decoder.soft_decode)(presence, offsets),
+                labels, weights, areas))
 
     pred_px, _ = head.decoder.batch_decode(presence, offsets)
     losses['acc_pose'] = head.pck_accuracy(
@@ -504,55 +505,21 @@ def test_predict_decodes_the_packed_prediction_as_the_grid_maps():
 
 # ------------------------------------------------------------ issue #26 item 3
 def _current_loss(head, feats, batch_data_samples) -> dict:
-    """``KPGridHead.loss`` before issue #26 item 3 (main 02db1aa), copied
-    with ``self`` -> ``head``: the codec's ``unpack`` (its presence target)
-    and ``soft_decode`` of then from test_grid_label.py's copies, and
-    ``acc_pose`` through the codec's numpy ``batch_decode`` and MMPose's
-    ``keypoint_pck_accuracy`` (``KPBaseHead.pck_accuracy``)."""
+    """``KPGridHead.loss`` before issue #26 item 3 (main 02db1aa): the body
+    of :func:`_reference_loss` (the same from forward to ``acc_pose``, which
+    went through the codec's numpy ``batch_decode`` and MMPose's
+    ``keypoint_pck_accuracy``) on the packed targets read back by the
+    codec's ``unpack`` of then, and its ``soft_decode`` (test_grid_label.py's
+    copies)."""
     oracles = _codec_oracles()
-    presence, offsets = head.forward(feats)
-    b, k = presence.shape[:2]
     targets = oracles._current_unpack(
         head.decoder, head.gather_labels(batch_data_samples, 'grid_targets'))
-    weights = targets['keypoint_weights']
-    labels = targets['keypoint_labels']
-    presence_target = targets['presence_target']
-    losses = {
-        loss.loss_name: loss(presence.flatten(2),
-                             presence_target.to(presence.dtype))
-        for loss in head.presence_losses
-    }
-
-    near_cells = targets['offset_cells']
-    near_targets = targets['offset_targets']
-    near_weights = targets['offset_weights']
-    m = near_cells.shape[-1]
-    pred_offsets = offsets.flatten(3).gather(
-        -1, near_cells.view(b, k, 1, m).expand(-1, -1, 2, -1))
-    pred_offsets = pred_offsets.permute(0, 1, 3, 2).reshape(b, k * m, 2)
-    for loss in head.offset_losses:
-        losses[loss.loss_name] = loss(pred_offsets,
-                                      near_targets.reshape(b, k * m, 2),
-                                      near_weights.reshape(b, k * m))
-
-    if len(head.coord_losses):
-        areas = None
-        if any(x.requires_area
-               for x in head.coord_losses):
-            areas = head.gather_labels(batch_data_samples, 'areas',
-                                       'needed by the OKS loss')
-        losses.update(
-            head.coordinate_losses(
-                head.coord_losses,
-                oracles._current_soft_decode(head.decoder, presence, offsets),
-                labels, weights, areas))
-
-    pred_px, _ = head.decoder.batch_decode(presence, offsets)
-    losses['acc_pose'] = head.pck_accuracy(
-        np.concatenate(pred_px),
-        labels.cpu().numpy(), (weights > 0).cpu().numpy(),
-        head.decoder.input_size, presence.device)
-    return losses
+    if any(x.requires_area for x in head.coord_losses):
+        targets['areas'] = head.gather_labels(batch_data_samples, 'areas',
+                                              'needed by the OKS loss')
+    return _reference_loss(
+        head, feats, targets,
+        functools.partial(oracles._current_soft_decode, head.decoder))
 
 
 def near_ideal_outputs(head, samples, seed: int = 0):
