@@ -5,13 +5,14 @@
 
 Every entry is the ResNet-50 256x192 config of a top-down approach of
 kp_plugins.approaches (all of them by default), built with random weights
-(speed does not depend on them). For each batch size it reports the backbone
-time, the time of everything after the backbone on precomputed features (neck
-+ ``head.predict`` = forward + decode, without flip test: what a deployment
-pays per crop), the whole ``model.predict`` (backbone + head + decode +
-mapping back to the image) and the head's parameter count, with both times
-relative to MMPose's RegressionHead (DeepPose: GlobalAveragePooling neck +
-linear layer).
+(speed does not depend on them) and timed in its inference form
+(``switch_to_deploy``, as mmdeploy and tools/export_onnx.py run it). For each
+batch size it reports the backbone time, the time of everything after the
+backbone on precomputed features (neck + ``head.predict`` = forward + decode,
+without flip test: what a deployment pays per crop), the whole
+``model.predict`` (backbone + head + decode + mapping back to the image) and
+the head's parameter count, with both times relative to MMPose's
+RegressionHead (DeepPose: GlobalAveragePooling neck + linear layer).
 """
 import argparse
 import csv
@@ -65,7 +66,8 @@ def main() -> None:
     for name in args.entries:
         cfg = load_pose_config(configs[name])
         model = build_pose_model(cfg)
-        head_params = count_parameters(model.head)
+        head_params = count_parameters(model.head)  # as trained
+        model.switch_to_deploy()  # timed in the inference form a deployment runs
         for bs in args.batch_sizes:
             inputs, samples = make_batch(model, cfg, bs)
             lat = measure_latency(model, inputs, samples, args.warmup, args.repeats,

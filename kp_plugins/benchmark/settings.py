@@ -63,4 +63,5 @@ class Settings:
 
     def speed_key(self) -> dict:
         return dict(batch_sizes=[int(b) for b in self.batch_sizes], warmup=self.warmup,
-                    repeats=self.repeats, threads=self.threads, onnxruntime=True)
+                    repeats=self.repeats, threads=self.threads, onnxruntime=True,
+                    inference_form=True)

@@ -288,7 +288,10 @@ def speed_and_size(cfg: Config, batch_sizes: Sequence[int] = (1, 32), warmup: in
         (medians; ``full_ms`` is the whole ``predict``: forward + decode,
         no flip test), with ``onnxruntime``, also ``ort_ms`` (the exported
         graph, decode included, :func:`onnxruntime_latency`) or
-        ``ort_error`` when it could not be measured.
+        ``ort_error`` when it could not be measured. Sizes are those of
+        the model as trained; the latencies those of its inference form
+        (``switch_to_deploy``, what mmdeploy and ``tools/export_onnx.py``
+        run: ``KPGridHead``'s BatchNorm folded).
     """
     model = build_pose_model(cfg)
     hw = input_hw(cfg)
@@ -299,6 +302,7 @@ def speed_and_size(cfg: Config, batch_sizes: Sequence[int] = (1, 32), warmup: in
                flops=count_flops(model, hw) if flops else None,
                backbone_flops=count_flops(model, hw, 'backbone') if flops else None,
                latency={})
+    model.switch_to_deploy()
     for bs in batch_sizes:
         inputs, samples = make_batch(model, cfg, bs)
         out['latency'][int(bs)] = measure_latency(model, inputs, samples, warmup, repeats)
