@@ -579,22 +579,6 @@ def _current_build_presence_target(codec: KPGridLabel, keypoint_labels: torch.Te
     return (presence * valid[..., None]).to(torch.float32)
 
 
-def _current_soft_decode(codec: KPGridLabel, presence: torch.Tensor,
-                         offsets: torch.Tensor) -> torch.Tensor:
-    """``KPGridLabel.soft_decode`` before issue #26 item 3: the
-    expectation of the (B, K, 2, G) positions."""
-    _, _, gh, gw = presence.shape
-    probs = presence.flatten(2).softmax(dim=-1)  # (B, K, G)
-    ys, xs = torch.meshgrid(
-        torch.arange(gh, device=presence.device, dtype=offsets.dtype),
-        torch.arange(gw, device=presence.device, dtype=offsets.dtype),
-        indexing='ij')
-    cells = torch.stack([xs.flatten(), ys.flatten()])  # (2, G)
-    points = (cells + offsets.flatten(3)) * offsets.new_tensor(
-        codec.cell_size)[:, None] - 0.5  # (B, K, 2, G)
-    return (points * probs[:, :, None]).sum(dim=-1)
-
-
 def _current_unpack(codec: KPGridLabel, grid_targets: torch.Tensor) -> dict:
     """``KPGridLabel.unpack`` of a tensor before issue #26 item 3 (its
     presence target from :func:`_current_build_presence_target`)."""
@@ -638,23 +622,33 @@ def test_presence_target_equals_the_implementation_before(case):
 
 @pytest.mark.parametrize('scale', [0.1, 3.0, 30.0])
 @pytest.mark.parametrize('grid_size', [(12, 16), (3, 1), (24, 32)])
-def test_soft_decode_equals_the_implementation_before(scale, grid_size):
-    """``soft_decode`` (kept: two products with the softmax instead of the
-    (B, K, 2, G) positions were no faster and less exact) gives the values
-    and gradients of the implementation before bit for bit."""
-    codec = KPGridLabel((grid_size[0] * 8, grid_size[1] * 8), grid_size)
+def test_soft_decode_is_the_expected_position(scale, grid_size):
+    """``soft_decode`` (kept as it was in issue #26 item 3: two products with
+    the softmax instead of the (B, K, 2, G) positions were no faster and
+    less exact) is the expectation of ``(cell + offset) * cell_size - 0.5``
+    under the softmax over the cells, written out per keypoint in float64
+    numpy; its gradient w.r.t. the offsets is ``probability * cell_size``."""
     gw, gh = grid_size
+    codec = KPGridLabel((gw * 8, gh * 6), grid_size)  # cells of 8 x 6 pixels
     torch.manual_seed(0)
-    inputs = (torch.randn(8, 17, gh, gw) * scale, torch.rand(8, 17, 2, gh, gw) * 1.4 - 0.2)
-    weights = torch.randn(8, 17, 2)
+    presence = torch.randn(4, 17, gh, gw) * scale
+    offsets = torch.rand(4, 17, 2, gh, gw) * 1.4 - 0.2
+    leaf = offsets.clone().requires_grad_()
+    got = codec.soft_decode(presence, leaf)
+    (grad, ) = torch.autograd.grad(got[..., 0].sum(), leaf)
 
-    def run(decode):
-        leaves = [x.clone().requires_grad_() for x in inputs]
-        points = decode(codec, *leaves)
-        return [points] + list(torch.autograd.grad((points * weights).sum(), leaves))
-
-    for got, want in zip(run(KPGridLabel.soft_decode), run(_current_soft_decode)):
-        assert torch.equal(got, want)
+    logits = presence.double().numpy().reshape(4, 17, -1)
+    probs = np.exp(logits - logits.max(-1, keepdims=True))
+    probs /= probs.sum(-1, keepdims=True)  # (B, K, G)
+    cell_x, cell_y = np.arange(gh * gw) % gw, np.arange(gh * gw) // gw
+    off = offsets.double().numpy().reshape(4, 17, 2, -1)
+    want_x = ((cell_x + off[:, :, 0]) * 8 - 0.5) * probs
+    want_y = ((cell_y + off[:, :, 1]) * 6 - 0.5) * probs
+    want = np.stack([want_x.sum(-1), want_y.sum(-1)], -1)
+    np.testing.assert_allclose(got.detach().numpy(), want, rtol=0, atol=1e-3)
+    np.testing.assert_allclose(grad[:, :, 0].numpy().reshape(4, 17, -1), probs * 8,
+                               rtol=1e-5, atol=1e-7)
+    assert not grad[:, :, 1].any()
 
 
 @pytest.mark.parametrize('grid_size', [(12, 16), (1, 1), (5, 3)])

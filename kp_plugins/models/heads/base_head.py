@@ -199,38 +199,6 @@ class KPBaseHead(BaseHead):
         return torch.tensor(avg_acc, device=device)
 
     @staticmethod
-    def pck_accuracy_tensors(pred_px: Tensor, gt_px: Tensor, mask: Tensor,
-                             input_size: Sequence[int]) -> Tensor:
-        """:meth:`pck_accuracy` of tensors, its value without the numpy
-        round trip of the (B, K) arrays: MMPose's ``keypoint_pck_accuracy``
-        (PCK@0.05 of the input size) step by step, the float32 distances
-        ``sqrt(dx^2 + dy^2)`` of the normalized differences in torch, the
-        mean of the per-keypoint accuracies over the keypoints with a count
-        in numpy as MMPose takes it (0 without any).
-
-        Args:
-            pred_px, gt_px: (B, K, 2) model-input pixels (``pred_px`` is
-                taken in float32, as a numpy decode gives it).
-            mask: (B, K) bool, keypoints that count.
-            input_size: ``(W, H)``.
-
-        Returns:
-            the accuracy, a float64 scalar tensor on ``pred_px``'s device
-            (float32 0 without any keypoint that counts), as
-            :meth:`pck_accuracy` returns it.
-        """
-        norm = torch.tensor(input_size, dtype=torch.float32,
-                            device=pred_px.device)
-        diff = (pred_px.float() - gt_px) / norm
-        distances = torch.sqrt(diff[..., 0] * diff[..., 0] +
-                               diff[..., 1] * diff[..., 1]).float()
-        hits = ((distances < 0.05) & mask).sum(dim=0).cpu().numpy()
-        counts = mask.sum(dim=0).cpu().numpy()  # (K,)
-        acc = hits[counts > 0] / counts[counts > 0]
-        return torch.tensor(acc.mean() if len(acc) else 0.0,
-                            device=pred_px.device)
-
-    @staticmethod
     def check_flip_feats(feats, owner: str) -> None:
         if not (isinstance(feats, (list, tuple)) and len(feats) == 2):
             raise ValueError(

@@ -426,8 +426,7 @@ class KPGridHead(KPBaseHead):
         ``acc_pose``, against the codec's packed ``grid_targets`` read back
         by ``KPGridLabel.unpack`` (which builds the presence target).
         ``acc_pose`` is MMPose's (PCK@0.05 of the input size) of the
-        argmax decode (``KPGridLabel.decode_keypoints``), computed in torch
-        (``pck_accuracy_tensors``)."""
+        argmax decode without scores (``KPGridLabel.decode_keypoints``)."""
         presence, offsets = self.forward(feats)
         b, k = presence.shape[:2]
         targets = self.decoder.unpack(
@@ -467,6 +466,8 @@ class KPGridHead(KPBaseHead):
 
         pred_px = self.decoder.decode_keypoints(presence.detach(),
                                                 offsets.detach())
-        losses['acc_pose'] = self.pck_accuracy_tensors(
-            pred_px, labels, weights > 0, self.decoder.input_size)
+        losses['acc_pose'] = self.pck_accuracy(
+            pred_px.cpu().numpy(), labels.cpu().numpy(),
+            (weights > 0).cpu().numpy(), self.decoder.input_size,
+            presence.device)
         return losses
