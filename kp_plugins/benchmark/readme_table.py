@@ -26,8 +26,8 @@ from .protocol import Protocol
 from .records import load_json
 from .report import markdown_table, plot_accuracy_vs_latency
 from .rows import table_rows
-from .runner import Settings
 from .seeds import aggregate_seeds
+from .settings import Settings
 
 #: The committed records of the current multi-seed run.
 RECORDS = osp.join(REPO_ROOT, 'docs', 'benchmark', 'seeds_128x96')
