@@ -83,6 +83,18 @@ def val_curve(val_records: List[dict]) -> List[dict]:
     return [dict(epoch=int(r['step']), **{k: r.get(k) for k in keys}) for r in val_records]
 
 
+def train_seconds(record: dict) -> Optional[float]:
+    """Training seconds of an ``accuracy.json`` record (one seed's or the
+    seeds' summary of :func:`~kp_plugins.benchmark.seeds.aggregate_seeds`):
+    its median logged s/iter times its iterations, so that a CPU paused or
+    shared for a while does not inflate it (validation excluded); the
+    process wall time where the record lacks them (YOLO's records: the
+    time Ultralytics logged)."""
+    if record.get('s_per_iter') and record.get('iters_per_epoch') and record.get('epochs'):
+        return record['s_per_iter'] * record['iters_per_epoch'] * record['epochs']
+    return record.get('train_wall_s') or None
+
+
 def training_record(entry_name: str, out: str, cmd: List[str], proc: dict, log: str,
                     protocol: Protocol, fingerprint: str, epochs: Optional[int] = None,
                     batch_size: Optional[int] = None,

@@ -264,7 +264,8 @@ def write_report(settings: Settings, results: Dict[str, dict], r50: Dict[str, di
         'graph) run by onnxruntime on the same crops and threads; FLOPs from '
         'mmengine.analysis (one multiply-add = 1 FLOP, batch 1, no decode)',
         '- training throughput: batch / median logged s/iter (data loading included); '
-        'peak RSS: largest process of the training run',
+        'train min: median s/iter x iterations (validation and any pause of the CPU '
+        'excluded); peak RSS: largest process of the training run',
     ]
     header = [h for h in header if h]
     notes = list(settings.notes)

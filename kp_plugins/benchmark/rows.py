@@ -4,7 +4,12 @@ per entry under the protocol (EfficientNet-Lite0) and under ResNet-50
 multi-seed run. :mod:`kp_plugins.benchmark.report` writes them."""
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from .records import train_seconds
 from .settings import Settings
+
+
+def minutes(seconds: Optional[float]) -> Optional[float]:
+    return seconds / 60.0 if seconds else None
 
 
 def speed_columns(speed: Optional[dict], big_batch: Optional[int]) -> dict:
@@ -79,7 +84,7 @@ def table_rows(settings: Settings, results: Dict[str, dict], r50: Dict[str, dict
                    train_samples_per_s=acc.get('samples_per_s'),
                    peak_rss_gb=(acc['peak_rss_mb'] / 1024.0) if acc.get('peak_rss_mb')
                    else None,
-                   train_min=(acc['train_wall_s'] / 60.0) if acc.get('train_wall_s') else None,
+                   train_min=minutes(train_seconds(acc)),
                    coco_ap=m.get('coco/AP'), coco_ap50=m.get('coco/AP .5'),
                    coco_ar=m.get('coco/AR'), pck=m.get('PCK'), epe=m.get('EPE'))
         row.update(speed_columns(speed, big))
@@ -133,7 +138,7 @@ def seed_rows(settings: Settings, results: Dict[str, dict]) -> List[dict]:
                 s_per_iter=rec.get('s_per_iter'),
                 train_samples_per_s=rec.get('samples_per_s'),
                 peak_rss_gb=rec['peak_rss_mb'] / 1024.0 if rec.get('peak_rss_mb') else None,
-                train_min=rec['train_wall_s'] / 60.0 if rec.get('train_wall_s') else None,
+                train_min=minutes(train_seconds(rec)),
                 coco_ap=m.get('coco/AP'), coco_ap50=m.get('coco/AP .5'),
                 coco_ar=m.get('coco/AR'), pck=m.get('PCK'), epe=m.get('EPE')))
     return rows

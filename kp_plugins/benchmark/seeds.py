@@ -21,7 +21,8 @@ def aggregate_seeds(per_seed: List[Optional[dict]], seeds: Sequence[int]) -> dic
 
     ``metrics`` hold the mean over the finished seeds and ``metrics_std``
     the sample standard deviation; throughput and training minutes are
-    means, peak RSS the largest; the curves are the first finished seed's.
+    means (with the seeds' common iterations per epoch and epochs), peak RSS
+    the largest; the curves are the first finished seed's.
     ``status`` is ``done`` only when every seed finished (else ``k/n seeds
     done``), and ``per_seed`` keeps each seed's record.
     """
@@ -44,6 +45,9 @@ def aggregate_seeds(per_seed: List[Optional[dict]], seeds: Sequence[int]) -> dic
     for key in ('samples_per_s', 's_per_iter', 'train_wall_s'):
         values = [r[key] for r in records if r.get(key)]
         out[key] = mean_std(values)[0] if values else None
+    for key in ('iters_per_epoch', 'epochs'):  # the protocol's: equal for every seed
+        if len({r.get(key) for r in records}) == 1:
+            out[key] = records[0].get(key)
     rss = [r['peak_rss_mb'] for r in records if r.get('peak_rss_mb')]
     out['peak_rss_mb'] = max(rss) if rss else None
     return out
