@@ -6,6 +6,8 @@ import sys
 import time
 from typing import List, Optional
 
+import numpy as np
+
 from conftest import REPO_ROOT
 
 
@@ -126,3 +128,22 @@ def tiny_run_options(root: str, ann: str = 'annotations.json', img_dir: str = 'i
         if split != 'train' and evaluator_ann:
             opts.append(f'{split}_evaluator.ann_file={root}{ann}')
     return opts
+
+
+def xtcocotools_ap(ann_file: str, results_file: str) -> float:
+    """coco/AP recomputed by xtcocotools' COCOeval straight from a results json
+    (``CocoMetric``'s ``<outfile_prefix>.keypoints.json``, Ultralytics'
+    converted predictions) against ``ann_file``, with COCO's 17 sigmas and
+    the area as CocoMetric scores them: the oracle a printed AP must equal."""
+    from xtcocotools.coco import COCO
+    from xtcocotools.cocoeval import COCOeval
+    gt = COCO(ann_file)
+    dt = gt.loadRes(results_file)
+    sigmas = np.array([.26, .25, .25, .35, .35, .79, .79, .72, .72, .62, .62, 1.07, 1.07,
+                       .87, .87, .89, .89]) / 10.0
+    ev = COCOeval(gt, dt, 'keypoints', sigmas, True)
+    ev.params.useSegm = None
+    ev.evaluate()
+    ev.accumulate()
+    ev.summarize()
+    return float(ev.stats[0])

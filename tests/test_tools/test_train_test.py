@@ -11,7 +11,7 @@ import subprocess
 import pytest
 
 from conftest import REPO_ROOT
-from helpers import dist_train_env, run_tool, shared_coco_options, tool
+from helpers import dist_train_env, run_tool, shared_coco_options, tool, xtcocotools_ap
 
 SMALL_HEATMAP = '''
 _base_ = ['{base}']
@@ -89,19 +89,23 @@ def test_resume_from_path(trained, tmp_path):
 
 
 @pytest.mark.slow
-def test_test_tool_prints_coco_ap(trained, tmp_path):
+def test_test_tool_prints_coco_ap(trained, tmp_path, coco_trainval):
     metrics = tmp_path / 'metrics.json'
     dump = tmp_path / 'preds.pkl'
+    prefix = tmp_path / 'coco'
     res = run_tool([tool('test.py'), trained['cfg'], str(trained['work'] / 'epoch_2.pth'),
                     '--work-dir', str(tmp_path / 'test'), '--out', str(metrics),
-                    '--dump', str(dump), '--cfg-options', *trained['opts']])
+                    '--dump', str(dump), '--cfg-options', *trained['opts'],
+                    f'test_evaluator.outfile_prefix={prefix}'])
     assert res.returncode == 0, res.stdout[-4000:]
     m = re.search(r'coco/AP: (-?[0-9.]+)', res.stdout)
     assert m, res.stdout[-3000:]
-    ap = float(m.group(1))
-    assert 0.0 <= ap <= 1.0
     saved = json.loads(metrics.read_text())
-    assert saved['coco/AP'] == pytest.approx(ap, abs=1e-3)
+    assert saved['coco/AP'] == pytest.approx(float(m.group(1)), abs=1e-3)
+    # the AP printed and saved is xtcocotools' on the predictions CocoMetric wrote
+    ann = osp.join(coco_trainval, 'annotations_val.json')
+    assert xtcocotools_ap(ann, f'{prefix}.keypoints.json') == pytest.approx(
+        saved['coco/AP'], abs=1e-9)
     assert dump.stat().st_size > 0
 
 

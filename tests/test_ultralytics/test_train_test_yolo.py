@@ -8,11 +8,10 @@ import os.path as osp
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
 from conftest import REPO_ROOT
-from helpers import tool, wait_for_first_checkpoint
+from helpers import tool, wait_for_first_checkpoint, xtcocotools_ap
 
 pytest.importorskip('ultralytics')
 
@@ -198,22 +197,6 @@ def run_test_yolo(root, tmp, *extra):
     return guarded_run([tool('test_yolo.py'), *extra, '--data-root', root,
                         '--ann-file', 'annotations_val.json', '--img-dir', 'images/'],
                        tmp, timeout=600)
-
-
-def xtcocotools_ap(ann_file: str, results_file: str) -> float:
-    """coco/AP recomputed straight from the written results json."""
-    from xtcocotools.coco import COCO
-    from xtcocotools.cocoeval import COCOeval
-    gt = COCO(ann_file)
-    dt = gt.loadRes(results_file)
-    sigmas = np.array([.26, .25, .25, .35, .35, .79, .79, .72, .72, .62, .62, 1.07, 1.07,
-                       .87, .87, .89, .89]) / 10.0
-    ev = COCOeval(gt, dt, 'keypoints', sigmas, True)
-    ev.params.useSegm = None
-    ev.evaluate()
-    ev.accumulate()
-    ev.summarize()
-    return float(ev.stats[0])
 
 
 @pytest.mark.slow
