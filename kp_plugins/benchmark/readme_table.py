@@ -103,10 +103,23 @@ def readme_rows(records_dir: str) -> List[dict]:
     return rows
 
 
+def run_starts(runs: List[dict]) -> Dict[str, List[str]]:
+    """``benchmark.json``'s runs as command -> its starts (to the minute), in
+    the order of first use: a resumed run repeats its command. Paths inside
+    the repository are shown relative to it (as the command runs from its
+    root)."""
+    out: Dict[str, List[str]] = {}
+    for run in runs:
+        command = str(run['command']).replace(REPO_ROOT.rstrip('/') + '/', '')
+        out.setdefault(command, []).append(str(run['started'])[:16])
+    return out
+
+
 def readme_block(records_dir: str = RECORDS) -> str:
     """The README block: the table and what it measured, from the records
     alone (every run's start and command from ``benchmark.json``: its
-    ``runs`` list, or its last ``command`` and ``started``)."""
+    ``runs`` list, or its last ``command`` and ``started``; see
+    :func:`run_starts`)."""
     settings, _ = load_records(records_dir)
     rows = readme_rows(records_dir)
     meta = load_json(osp.join(records_dir, 'benchmark.json')) or {}
@@ -114,7 +127,8 @@ def readme_block(records_dir: str = RECORDS) -> str:
     where = osp.relpath(records_dir, REPO_ROOT)
     runs = meta.get('runs') or [dict(started=meta.get('started') or 'unknown',
                                      command=settings.command)]
-    runs_text = '; '.join(f'{str(r["started"])[:16]}: `{r["command"]}`' for r in runs)
+    runs_text = '; '.join(f'{", ".join(starts)}: `{command}`'
+                          for command, starts in run_starts(runs).items())
     lines = [
         START,
         markdown_table(rows, README_KEYS),

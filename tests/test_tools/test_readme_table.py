@@ -80,11 +80,15 @@ def test_table_numbers_against_the_seed_records(source):
             speed = json.load(f)
         assert row['onnxruntime ms b1'] == f'{speed["latency"]["1"]["ort_ms"]:.1f}'
         assert row['params (M)'] == f'{speed["params"] / 1e6:.2f}'
-    # the block names the run it comes from
+    # the block names the runs it comes from: each command once, after its starts
     with open(osp.join(RECORDS, 'benchmark.json')) as f:
         meta = json.load(f)
+    caption = text[text.index('runs (start, command): '):]
     for run in meta.get('runs') or [meta]:
-        assert f'{run["started"][:16]}: `{run["command"]}`' in text
+        command = run['command'].replace(REPO_ROOT + '/', '')
+        assert caption.count(f'`{command}`') == 1, command
+        starts = caption[:caption.index(f'`{command}`')].rsplit('; ', 1)[-1]
+        assert run['started'][:16] in starts, (run, starts)
 
 
 def copy_records(tmp_path, seeds_of: dict = None) -> str:
@@ -178,3 +182,15 @@ def test_errors_name_the_problem(tmp_path):
         os.makedirs(empty)
         shutil.copy(osp.join(RECORDS, 'benchmark.json'), empty)
         rt.readme_block(str(empty))
+
+
+def test_a_resumed_run_is_one_command_with_its_starts():
+    a = f'python tools/benchmark.py --entries A --work-dir {REPO_ROOT}/work_dirs/b'
+    b = 'python tools/benchmark.py --entries B'
+    runs = [dict(started='2026-12-07 02:32:52', command=a),
+            dict(started='2026-12-07 03:10:00', command=b),
+            dict(started='2026-12-07 03:39:18', command=a)]
+    assert rt.run_starts(runs) == {
+        'python tools/benchmark.py --entries A --work-dir work_dirs/b': ['2026-12-07 02:32',
+                                                                         '2026-12-07 03:39'],
+        b: ['2026-12-07 03:10']}
