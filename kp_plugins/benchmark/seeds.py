@@ -24,14 +24,16 @@ def aggregate_seeds(per_seed: List[Optional[dict]], seeds: Sequence[int]) -> dic
     means (with the seeds' common iterations per epoch and epochs), peak RSS
     the largest; the curves are the first finished seed's.
     ``status`` is ``done`` only when every seed finished (else ``k/n seeds
-    done``), and ``per_seed`` keeps each seed's record.
+    done``, ``failed``, or ``not trained`` where no seed has a record: a
+    ``--speed-only`` run of an entry not trained yet), and ``per_seed`` keeps each seed's record.
     """
     done = [(s, r) for s, r in zip(seeds, per_seed) if r and r.get('status') == 'done']
     first = done[0][1] if done else next((r for r in per_seed if r), {}) or {}
     out = dict(entry=first.get('entry'), seeds=list(seeds),
                seeds_done=[s for s, _ in done], per_seed=list(per_seed),
                status='done' if len(done) == len(seeds) else
-               (f'{len(done)}/{len(seeds)} seeds done' if done else 'failed'),
+               (f'{len(done)}/{len(seeds)} seeds done' if done else
+                'failed' if any(per_seed) else 'not trained'),
                val_per_epoch=first.get('val_per_epoch'), loss_curve=first.get('loss_curve'),
                metrics={}, metrics_std={})
     if not done:

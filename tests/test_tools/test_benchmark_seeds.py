@@ -1,7 +1,8 @@
-"""The benchmark's training minutes come from the median logged iteration
-time, so a run whose CPU was paused (SIGSTOP while a test ran) or shared
-for a while keeps the minutes of its training (#26: seed records of
-2026-12-07 with 40 wall minutes for ~16 of training)."""
+"""The seeds' summary of the benchmark: its status, and training minutes
+that come from the median logged iteration time, so a run whose CPU was
+paused (SIGSTOP while a test ran) or shared for a while keeps the minutes of
+its training (#26: seed records of 2026-12-07 with 40 wall minutes for ~16
+of training)."""
 import pytest
 
 from kp_plugins.benchmark.records import train_seconds
@@ -36,3 +37,12 @@ def test_the_seeds_summary_is_the_mean_of_the_seeds_minutes():
 def test_seeds_with_different_schedules_fall_back_to_the_mean_wall_time():
     seeds = [record(2.0, 1000.0, 0), record(2.0, 2000.0, 1, epochs=5)]
     assert train_seconds(aggregate_seeds(seeds, [0, 1])) == pytest.approx(1500.0)
+
+
+def test_status_of_the_seeds():
+    done, failed = record(2.0, 960.0), dict(record(2.0, 960.0), status='failed')
+    assert aggregate_seeds([done, done], [0, 1])['status'] == 'done'
+    assert aggregate_seeds([done, None], [0, 1])['status'] == '1/2 seeds done'
+    assert aggregate_seeds([failed, None], [0, 1])['status'] == 'failed'
+    # --speed-only before the entry was trained: nothing failed
+    assert aggregate_seeds([None, None], [0, 1])['status'] == 'not trained'
