@@ -6,6 +6,7 @@ of the backbone at batch 1).
 
     PYTHONPATH=$PWD python docs/benchmark/grid_fuse/head_cost_onnxruntime.py
         [--config configs/grid_r50.py] [--threads 2] [--repeats 300] [--rounds 3]
+        [--profile]
 
 The model is put in its inference form (``switch_to_deploy``: the head's
 BatchNorm folded, as ``tools/export_onnx.py`` and mmdeploy export it) and
@@ -72,9 +73,10 @@ def export(module: nn.Module, args: Tuple[Tensor, ...], path: str,
                           dynamo=False)
 
 
-def session(path: str, threads: int):
+def session(path: str, threads: int, profile: bool = False):
     import onnxruntime as ort
     options = ort.SessionOptions()
+    options.enable_profiling = profile
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     # idle worker threads must not spin into the next graph's (or torch's) call
@@ -101,6 +103,30 @@ def block_medians(calls: Dict[str, Callable[[], object]], repeats: int,
     return {name: statistics.median(t) for name, t in times.items()}
 
 
+def feed_of(feats: Tuple[Tensor, ...]) -> Dict[str, object]:
+    return {f'feat{i}': f.numpy() for i, f in enumerate(feats)}
+
+
+def profile_head(path: str, feed: Dict[str, object], args) -> None:
+    """Print onnxruntime's kernel time per operator type of the head +
+    decode graph (µs per call, under the profiler's own overhead)."""
+    import collections
+    import json
+    profiled = session(path, args.threads, profile=True)
+    for _ in range(args.repeats):
+        profiled.run(None, feed)
+    with open(profiled.end_profiling()) as f:
+        events = json.load(f)
+    per_op: Dict[str, float] = collections.defaultdict(float)
+    for e in events:
+        if e.get('cat') == 'Node' and e['name'].endswith('_kernel_time'):
+            per_op[e['args']['op_name']] += e['dur'] / args.repeats
+    runs = [e['dur'] for e in events if e.get('name') == 'model_run']
+    print(f'head + decode graph under the profiler: {statistics.median(runs):.0f} µs '
+          'per call (median); kernel µs per call by operator: ' + ', '.join(
+              f'{op} {us:.0f}' for op, us in sorted(per_op.items(), key=lambda kv: -kv[1])))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--config', default=osp.join(REPO, 'configs', 'grid_r50.py'))
@@ -109,6 +135,9 @@ def main() -> None:
     parser.add_argument('--repeats', type=int, default=300,
                         help='timed calls of each graph per round (300)')
     parser.add_argument('--rounds', type=int, default=3)
+    parser.add_argument('--profile', action='store_true',
+                        help="also print onnxruntime's per-operator time of the "
+                        'head + decode graph (its profiler, --repeats calls)')
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     from kp_plugins.benchmark.speed import (
@@ -136,9 +165,11 @@ def main() -> None:
         export_onnx(model, cfg, f'{tmp}/whole.onnx', 'head_cost', batch=1)
         backbone = session(f'{tmp}/backbone.onnx', args.threads)
         head = session(f'{tmp}/head.onnx', args.threads)
+        if args.profile:
+            profile_head(f'{tmp}/head.onnx', feed_of(feats), args)
         whole = session(f'{tmp}/whole.onnx', args.threads)
     x_np = x.numpy()
-    feed = {n: f.numpy() for n, f in zip(feat_names, feats)}
+    feed = feed_of(feats)
     whole_feed = {'input': crop.numpy()}
     calls = {
         'ort backbone': lambda: backbone.run(None, {'input': x_np}),
