@@ -73,10 +73,12 @@ def export(module: nn.Module, args: Tuple[Tensor, ...], path: str,
                           dynamo=False)
 
 
-def session(path: str, threads: int, profile: bool = False):
+def session(path: str, threads: int, profile: bool = False, profile_dir: str = '.'):
     import onnxruntime as ort
     options = ort.SessionOptions()
-    options.enable_profiling = profile
+    if profile:  # the trace goes to profile_dir, not the working directory
+        options.enable_profiling = True
+        options.profile_file_prefix = osp.join(profile_dir, 'head_profile')
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     # idle worker threads must not spin into the next graph's (or torch's) call
@@ -112,11 +114,14 @@ def profile_head(path: str, feed: Dict[str, object], args) -> None:
     decode graph (µs per call, under the profiler's own overhead)."""
     import collections
     import json
-    profiled = session(path, args.threads, profile=True)
+    import os
+    profiled = session(path, args.threads, profile=True, profile_dir=osp.dirname(path))
     for _ in range(args.repeats):
         profiled.run(None, feed)
-    with open(profiled.end_profiling()) as f:
+    trace = profiled.end_profiling()
+    with open(trace) as f:
         events = json.load(f)
+    os.remove(trace)
     per_op: Dict[str, float] = collections.defaultdict(float)
     for e in events:
         if e.get('cat') == 'Node' and e['name'].endswith('_kernel_time'):
