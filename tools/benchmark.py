@@ -45,7 +45,6 @@ With --check only compare: exit 1 if README.md's table differs.
 import argparse
 import os
 import os.path as osp
-import shlex
 import sys
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -131,7 +130,7 @@ def pick(value, quick: bool, key: str, default):
 def build_settings(args):
     from kp_plugins.benchmark.entries import select_entries
     from kp_plugins.benchmark.protocol import Protocol
-    from kp_plugins.benchmark.settings import Settings
+    from kp_plugins.benchmark.settings import Settings, recorded_command
     q = args.quick
     protocol = Protocol(
         name=args.protocol, data_root=osp.abspath(args.data_root),
@@ -157,7 +156,7 @@ def build_settings(args):
         eta_defaults=QUICK['eta_defaults'] if q else {}, seeds=args.seeds,
         title=f'kp_plugins approaches benchmark, protocol {args.protocol}' +
         (' (--quick smoke run: the numbers mean nothing)' if q else ''),
-        command=' '.join(['python tools/benchmark.py'] + [shlex.quote(a) for a in sys.argv[1:]]))
+        command=recorded_command(sys.argv[1:]))
 
 
 def readme_table(args) -> None:

@@ -105,13 +105,14 @@ def readme_rows(records_dir: str) -> List[dict]:
 
 def run_starts(runs: List[dict]) -> Dict[str, List[str]]:
     """``benchmark.json``'s runs as command -> its starts (to the minute), in
-    the order of first use: a resumed run repeats its command. Paths inside
-    the repository are shown relative to it (as the command runs from its
-    root)."""
+    the order of first use: a resumed run repeats its command. The commands
+    as recorded (:func:`~kp_plugins.benchmark.settings.recorded_command`
+    writes paths inside the repository relative to it): nothing here depends
+    on where the repository is checked out, so a clone elsewhere generates
+    the same block."""
     out: Dict[str, List[str]] = {}
     for run in runs:
-        command = str(run['command']).replace(REPO_ROOT.rstrip('/') + '/', '')
-        out.setdefault(command, []).append(str(run['started'])[:16])
+        out.setdefault(str(run['command']), []).append(str(run['started'])[:16])
     return out
 
 

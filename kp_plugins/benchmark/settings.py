@@ -1,11 +1,30 @@
 """The settings of one approaches-benchmark run (``tools/benchmark.py``
 builds them): what :class:`~kp_plugins.benchmark.runner.Benchmark` runs, and
 what the tables (``rows``, ``report``) and ``--estimate`` read."""
+import os.path as osp
+import shlex
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
 
-from .entries import Entry
+from .entries import REPO_ROOT, Entry
 from .protocol import Protocol
+
+
+def recorded_command(argv: Sequence[str], repo_root: str = REPO_ROOT) -> str:
+    """``python tools/benchmark.py ARGS`` as the records keep it: an
+    absolute path inside the repository (``--work-dir /clone/work_dirs/x``,
+    also ``--opt=/clone/...``) is written relative to it, as the command
+    runs from the root, so the records (and the README caption generated
+    from them) do not depend on where the repository was checked out."""
+    root = osp.abspath(repo_root).rstrip('/') + '/'
+
+    def relative(arg: str) -> str:
+        name, eq, value = arg.partition('=') if arg.startswith('--') else ('', '', arg)
+        if osp.isabs(value) and osp.abspath(value).startswith(root):
+            value = osp.relpath(osp.abspath(value), root)
+        return f'{name}{eq}{value}'
+
+    return ' '.join(['python tools/benchmark.py'] + [shlex.quote(relative(a)) for a in argv])
 
 
 @dataclass

@@ -85,7 +85,7 @@ def test_table_numbers_against_the_seed_records(source):
         meta = json.load(f)
     caption = text[text.index('runs (start, command): '):]
     for run in meta.get('runs') or [meta]:
-        command = run['command'].replace(REPO_ROOT + '/', '')
+        command = run['command']
         assert caption.count(f'`{command}`') == 1, command
         starts = caption[:caption.index(f'`{command}`')].rsplit('; ', 1)[-1]
         assert run['started'][:16] in starts, (run, starts)
@@ -185,12 +185,53 @@ def test_errors_name_the_problem(tmp_path):
 
 
 def test_a_resumed_run_is_one_command_with_its_starts():
-    a = f'python tools/benchmark.py --entries A --work-dir {REPO_ROOT}/work_dirs/b'
+    a = 'python tools/benchmark.py --entries A --work-dir work_dirs/b'
     b = 'python tools/benchmark.py --entries B'
     runs = [dict(started='2026-12-07 02:32:52', command=a),
             dict(started='2026-12-07 03:10:00', command=b),
             dict(started='2026-12-07 03:39:18', command=a)]
-    assert rt.run_starts(runs) == {
-        'python tools/benchmark.py --entries A --work-dir work_dirs/b': ['2026-12-07 02:32',
-                                                                         '2026-12-07 03:39'],
-        b: ['2026-12-07 03:10']}
+    assert rt.run_starts(runs) == {a: ['2026-12-07 02:32', '2026-12-07 03:39'],
+                                   b: ['2026-12-07 03:10']}
+
+
+def test_a_clone_elsewhere_generates_the_same_block(tmp_path, monkeypatch):
+    """CI runs on a clean clone at another path: the block must come from
+    the records alone. It once turned this checkout's absolute --work-dir
+    into a relative one, so a clone saw another caption; here a record
+    carries such a path, as one made before commands were recorded
+    relative to the repository."""
+    blocks = []
+    for name in ('here', 'elsewhere'):
+        root = tmp_path / name / 'kp_plugins'
+        records = root / 'docs' / 'benchmark' / 'seeds_128x96'
+        shutil.copytree(RECORDS, records)
+        with open(records / 'benchmark.json') as f:
+            meta = json.load(f)
+        meta['runs'].append(dict(started='2026-12-07 09:00:00', command=(
+            f'python tools/benchmark.py --speed-only --work-dir {tmp_path}/here/kp_plugins/w')))
+        with open(records / 'benchmark.json', 'w') as f:
+            json.dump(meta, f)
+        monkeypatch.setattr(rt, 'REPO_ROOT', str(root))
+        blocks.append(rt.readme_block(str(records)))
+    assert blocks[0] == blocks[1]
+    # and the committed records in a clone: the README there is up to date
+    clone = tmp_path / 'clone'
+    shutil.copytree(RECORDS, clone / 'docs' / 'benchmark' / 'seeds_128x96')
+    shutil.copy(README, clone / 'README.md')
+    monkeypatch.setattr(rt, 'REPO_ROOT', str(clone))
+    assert rt.update_readme(str(clone / 'README.md'),
+                            str(clone / 'docs' / 'benchmark' / 'seeds_128x96'), check=True) is None
+
+
+def test_recorded_commands_are_relative_to_the_repository(tmp_path):
+    from kp_plugins.benchmark.settings import recorded_command
+    root = str(tmp_path / 'repo')
+    outside = str(tmp_path / 'other' / 'w')
+    argv = ['--work-dir', f'{root}/work_dirs/x', f'--work-dir={root}/work_dirs/y',
+            '--entries', 'KPGridHead', '--work-dir', outside, f'{root}x/z']
+    assert recorded_command(argv, root) == (
+        'python tools/benchmark.py --work-dir work_dirs/x --work-dir=work_dirs/y '
+        f'--entries KPGridHead --work-dir {outside} {root}x/z')
+    # as tools/benchmark.py records the command it runs
+    assert recorded_command(['--work-dir', osp.join(REPO_ROOT, 'work_dirs', 'b')]) == (
+        'python tools/benchmark.py --work-dir work_dirs/b')
