@@ -162,19 +162,18 @@ def main() -> None:
     x = torch.randn(1, 3, h, w)
     with torch.no_grad():
         feats = tuple(model.extract_feat(x))
-    feat_names = [f'feat{i}' for i in range(len(feats))]
+    feed = feed_of(feats)  # the head graph's inputs, by name
     with tempfile.TemporaryDirectory() as tmp:
         export(Backbone(model).eval(), (x,), f'{tmp}/backbone.onnx', ['input'])
-        export(HeadDecode(model.head).eval(), feats, f'{tmp}/head.onnx', feat_names)
+        export(HeadDecode(model.head).eval(), feats, f'{tmp}/head.onnx', list(feed))
         model.dataset_meta = getattr(model, 'dataset_meta', None) or coco_metainfo()
         export_onnx(model, cfg, f'{tmp}/whole.onnx', 'head_cost', batch=1)
         backbone = session(f'{tmp}/backbone.onnx', args.threads)
         head = session(f'{tmp}/head.onnx', args.threads)
         if args.profile:
-            profile_head(f'{tmp}/head.onnx', feed_of(feats), args)
+            profile_head(f'{tmp}/head.onnx', feed, args)
         whole = session(f'{tmp}/whole.onnx', args.threads)
     x_np = x.numpy()
-    feed = feed_of(feats)
     whole_feed = {'input': crop.numpy()}
     calls = {
         'ort backbone': lambda: backbone.run(None, {'input': x_np}),
